@@ -1,0 +1,39 @@
+# Two commands for readers (see README):  make book   and   make test
+# Everything runs in a local virtual environment (.venv) that the first command creates.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Stored notebook outputs must be deterministic: no progress bars when executed by tools.
+export MLPCORE_QUIET := 1
+
+.PHONY: book test unit-and-notebooks build-strict execute install clean
+
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --keep-going
+	@echo
+	@echo "The book is in _build/html. Open: file://$(CURDIR)/_build/html/index.html"
+
+# Every test: the book build with warnings as errors, then unit, parity, grading and notebook (nbval) tests.
+test: build-strict unit-and-notebooks
+
+build-strict: $(STAMP)
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+unit-and-notebooks: $(STAMP)
+	$(PY) -m pytest tests
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg book
+
+# Re-execute every chapter in place (after changing code or text that affects outputs).
+execute: $(STAMP)
+	$(PY) tools/execute_notebooks.py book/*.ipynb
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	touch $@
+
+clean:
+	rm -rf _build

@@ -1,0 +1,20 @@
+"""Shared pytest set-up: quiet, headless, and strict about PyTorch in CI."""
+import os
+
+import pytest
+
+# Stored notebook outputs and test logs must not contain progress bars.
+os.environ.setdefault("MLPCORE_QUIET", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_collection_modifyitems(config, items):
+    """In CI (MLPCORE_REQUIRE_TORCH=1) a parity test that would skip is a failure."""
+    if os.environ.get("MLPCORE_REQUIRE_TORCH") != "1":
+        return
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise pytest.UsageError(
+            "MLPCORE_REQUIRE_TORCH=1 but torch does not import "
+            f"({exc}); install it with: pip install torch==2.13.0") from exc
