@@ -1,4 +1,26 @@
-"""mlpcore: a small, PyTorch-shaped NumPy library for the course."""
+"""mlpcore: a small, PyTorch-shaped NumPy library for the course.
+
+Layers and losses are importable from the top level (``from mlpcore import Linear``);
+the rest lives in submodules named as in PyTorch where PyTorch has the concept:
+``mlpcore.init``, ``mlpcore.optim``, plus ``mlpcore.data``, ``mlpcore.train``,
+``mlpcore.gradcheck``, ``mlpcore.diagnostics``, ``mlpcore.plotting`` (matplotlib)
+and ``mlpcore.exercises``.
+"""
+from mlpcore import clip, init, optim
+from mlpcore.gradcheck import GradcheckReport, gradcheck, gradcheck_loss
+from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LeakyReLU, Linear, ReLU, Residual,
+                            Sequential, Sigmoid, Tanh)
+from mlpcore.losses import CrossEntropyLoss, MSELoss
 from mlpcore.module import Module, Parameter
+from mlpcore.train import History, TrainingDivergedError, evaluate, fit
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Module", "Parameter",
+    "Linear", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Dropout", "BatchNorm1d",
+    "Residual", "Sequential",
+    "CrossEntropyLoss", "MSELoss",
+    "gradcheck", "gradcheck_loss", "GradcheckReport",
+    "fit", "evaluate", "History", "TrainingDivergedError",
+]

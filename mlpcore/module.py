@@ -141,7 +141,9 @@ class Module:
             param.grad = None
         for module in self.modules():
             for name in vars(module).get("_buffer_names", []):
-                setattr(module, name, getattr(module, name).astype(dtype))
+                buffer = getattr(module, name)
+                if buffer.dtype.kind == "f":  # counters such as num_batches_tracked stay integers
+                    setattr(module, name, buffer.astype(dtype))
             module.clear_cache()
         return self
 

@@ -1,0 +1,71 @@
+"""Input checks shared by layers and losses, so every error names its layer."""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from mlpcore.module import DEFAULT_DTYPE
+
+
+def as_float_array(x, owner: str) -> np.ndarray:
+    """``x`` as a float ndarray: floats pass through untouched, ints and bools
+    become DEFAULT_DTYPE, anything else is refused with a message naming ``owner``."""
+    x = np.asarray(x)
+    if x.dtype.kind == "f":
+        return x
+    if x.dtype.kind in "iub":
+        return x.astype(DEFAULT_DTYPE)
+    raise TypeError(f"{owner} expects a numeric array, got one of dtype {x.dtype}; "
+                    f"convert it with np.asarray(x, dtype=np.float32)")
+
+
+def check_grad_out(owner: str, grad_out, shape: tuple, dtype) -> np.ndarray:
+    """``grad_out`` as an array of ``dtype`` (so a float64 gradient does not upcast a
+    float32 layer), after checking it has the shape of the forward output."""
+    grad_shape = np.shape(grad_out)
+    if grad_shape != shape:
+        raise ValueError(
+            f"{owner}.backward got grad_out of shape {grad_shape}; expected {shape}, the "
+            f"shape of the output of the last forward. Pass d loss / d output of this layer.")
+    return np.asarray(grad_out, dtype=dtype)
+
+
+def check_positive_int(value, name: str, owner: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_real(value, name: str, owner: str) -> float:
+    """A real, finite number as a Python float (a np.float64 would upcast float32 arrays)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a real number, got {value!r} "
+                        f"of type {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
+    return float(value)
+
+
+def check_rng(rng, owner: str) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{owner} needs rng=np.random.Generator (e.g. "
+                        f"rng=np.random.default_rng(0)), got {type(rng).__name__}; "
+                        f"all randomness in mlpcore goes through an explicit generator")
+    return rng
+
+
+def check_float_dtype(dtype, owner: str) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"{owner}: dtype must be a float dtype such as np.float32 or "
+                        f"np.float64, got {dtype}")
+    return dtype
+
+
+def uniform(rng: np.random.Generator, shape: tuple, bound: float, dtype: np.dtype) -> np.ndarray:
+    """U(-bound, bound) drawn directly in ``dtype`` (float32 draws are float32 all the way)."""
+    draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
+    unit = rng.random(shape, dtype=draw_dtype).astype(dtype, copy=False)
+    return (2 * unit - 1) * dtype.type(bound)

@@ -1,0 +1,313 @@
+"""Make the invisible visible: what flows through a network and how it learns.
+
+Per layer: the activations (their mean, std, the fraction of saturated tanh or
+sigmoid units, the fraction of dead ReLU units), the gradient norms, and the
+update-to-weight ratio ||dW|| / ||W|| of an optimiser step; ``Recorder`` logs the
+last two over a ``fit`` run. Layers are named ``"path:Class"`` in forward order,
+e.g. ``"0:Linear"``, ``"1:Tanh"``, ``"3.block.0:Linear"`` inside a ``Residual``.
+
+Everything works on the arrays the model already computes (float32 stays
+float32); only ``update_ratios`` and ``Recorder`` copy the weights they compare.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlpcore.activations import ReLU, Sigmoid, Tanh
+from mlpcore.clip import get_total_norm
+from mlpcore.layers import Linear, Residual
+from mlpcore.module import Module
+
+__all__ = ["named_layers", "linear_layers", "forward_with_activations", "activation_stats",
+           "LayerStats", "stats_table", "gradient_norms", "layer_gradient_norms",
+           "activation_gradients", "update_ratios", "Recorder"]
+
+TANH_SATURATION = 0.97      # |tanh(x)| > 0.97  <=>  tanh'(x) = 1 - y^2 < 0.06
+SIGMOID_SATURATION = 0.03   # sigma < 0.03 or > 0.97  <=>  sigma'(x) < 0.03
+
+
+# ----- walking a model -----------------------------------------------------------
+def named_layers(model: Module) -> list[tuple[str, Module]]:
+    """The model's leaf layers (and Residual blocks) in order, named ``"path:Class"``.
+
+    Containers (Sequential) are walked through; a Residual is listed after the
+    layers inside it, since its output ``x + block(x)`` comes after theirs.
+    """
+    layers: list[tuple[str, Module]] = []
+
+    def walk(module: Module, path: str) -> None:
+        children = list(module.named_children())
+        for name, child in children:
+            walk(child, f"{path}.{name}" if path else name)
+        if not children or isinstance(module, Residual):
+            layers.append((f"{path or '0'}:{type(module).__name__}", module))
+
+    walk(model, "")
+    return layers
+
+
+def linear_layers(model: Module) -> list[tuple[str, Linear]]:
+    """The Linear layers of ``model``, input side first."""
+    return [(name, layer) for name, layer in named_layers(model) if isinstance(layer, Linear)]
+
+
+@contextlib.contextmanager
+def _record_outputs(model: Module, store: list):
+    """While active, each layer's forward also appends ``(name, output)`` to ``store``.
+
+    This is PyTorch's forward hook done by hand: the instance attribute
+    ``forward`` shadows the class's method (``Module.__call__`` looks it up on
+    the instance), and is deleted again on exit. Running the real forward keeps
+    every layer's cache, so ``model.backward`` still works afterwards.
+    """
+    wrapped = []
+    for name, layer in _unique_layers(model):
+        def forward(*args, _forward=layer.forward, _name=name, **kwargs):
+            out = _forward(*args, **kwargs)
+            store.append((_name, out))
+            return out
+        layer.forward = forward
+        wrapped.append(layer)
+    try:
+        yield store
+    finally:
+        for layer in wrapped:
+            del layer.forward
+
+
+def forward_with_activations(model: Module, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Run ``model(X)`` and return every layer's output in order: ``[(name, array)]``.
+
+    The model runs in its current mode (in training mode Dropout draws masks and
+    BatchNorm updates its running statistics, as in any training forward). The
+    last entry is the model's output. Shapes: each array is (N, width of that layer).
+    """
+    store: list[tuple[str, np.ndarray]] = []
+    with _record_outputs(model, store):
+        model(X)
+    return store
+
+
+# ----- activation statistics ---------------------------------------------------------
+@dataclass
+class LayerStats:
+    """Summary of one layer's output on a batch.
+
+    ``saturated``: fraction of outputs in the flat tails (|y| > 0.97 for Tanh,
+    y < 0.03 or y > 0.97 for Sigmoid), else None. ``dead``: fraction of ReLU
+    units that output 0 for every example of the batch, else None.
+    ``counts``/``edges``: a histogram of the outputs (density).
+    """
+
+    name: str
+    mean: float
+    std: float
+    saturated: float | None = None
+    dead: float | None = None
+    counts: np.ndarray = field(default=None, repr=False)
+    edges: np.ndarray = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return self.name.rsplit(":", 1)[-1]
+
+    def __str__(self) -> str:
+        return self._format(len(self.name))
+
+    def _format(self, name_width: int) -> str:
+        text = f"{self.name:>{name_width}}  mean {self.mean:+.3f}  std {self.std:.3f}"
+        if self.saturated is not None:
+            text += f"  saturated {self.saturated:6.1%}"
+        if self.dead is not None:
+            text += f"  dead {self.dead:6.1%}"
+        return text
+
+
+def _layer_kind(name: str) -> str:
+    return name.rsplit(":", 1)[-1]
+
+
+def activation_stats(model_or_acts, X: np.ndarray | None = None, *,
+                     bins: int = 50) -> list[LayerStats]:
+    """Per-layer mean, std, saturated fraction (Tanh, Sigmoid) and dead fraction (ReLU).
+
+    Pass either the list from ``forward_with_activations`` or ``(model, X)``.
+    The histogram of each layer spans [-1, 1] for Tanh, [0, 1] for Sigmoid and
+    the data's range otherwise.
+    """
+    if isinstance(model_or_acts, Module):
+        if X is None:
+            raise TypeError("activation_stats(model, X): pass the batch X to run the model on")
+        acts = forward_with_activations(model_or_acts, X)
+    else:
+        acts = list(model_or_acts)
+        if X is not None:
+            raise TypeError("activation_stats got activations and X; pass one or the other")
+    stats = []
+    for name, out in acts:
+        kind = _layer_kind(name)
+        out = np.asarray(out)
+        saturated = dead = None
+        if kind == Tanh.__name__:
+            saturated = float(np.mean(np.abs(out) > TANH_SATURATION))
+            value_range = (-1.0, 1.0)
+        elif kind == Sigmoid.__name__:
+            saturated = float(np.mean((out < SIGMOID_SATURATION) | (out > 1 - SIGMOID_SATURATION)))
+            value_range = (0.0, 1.0)
+        else:
+            value_range = None
+        if kind == ReLU.__name__:
+            units = out.reshape(out.shape[0], -1)
+            dead = float(np.mean(np.all(units <= 0, axis=0)))
+        counts, edges = _histogram(out, bins, value_range)
+        stats.append(LayerStats(name, float(np.mean(out)), float(np.std(out)), saturated,
+                                dead, counts, edges))
+    return stats
+
+
+def _histogram(values: np.ndarray, bins: int, value_range) -> tuple[np.ndarray, np.ndarray]:
+    finite = values if np.all(np.isfinite(values)) else values[np.isfinite(values)]
+    if finite.size == 0:  # a diverged layer: nothing to draw, but keep the shapes
+        return np.zeros(bins), np.linspace(-1.0, 1.0, bins + 1)
+    return np.histogram(finite, bins=bins, range=value_range, density=True)
+
+
+def _unique_layers(model: Module) -> list[tuple[str, Module]]:
+    """named_layers without repeats: a layer used twice is hooked once."""
+    seen: set[int] = set()
+    unique = []
+    for name, layer in named_layers(model):
+        if id(layer) not in seen:
+            seen.add(id(layer))
+            unique.append((name, layer))
+    return unique
+
+
+def stats_table(stats: list[LayerStats]) -> str:
+    """The stats as aligned text lines, one per layer (for printing in a notebook)."""
+    width = max((len(s.name) for s in stats), default=0)
+    return "\n".join(s._format(width) for s in stats)
+
+
+# ----- gradients ------------------------------------------------------------------------
+def gradient_norms(model: Module) -> dict[str, float]:
+    """||dL/dp|| (L2, Frobenius for matrices) of every parameter that has a gradient,
+    keyed by parameter name (``"0.weight"``). Call after a backward pass."""
+    return {name: get_total_norm([param.grad]) for name, param in model.named_parameters()
+            if param.grad is not None}
+
+
+def layer_gradient_norms(model: Module, loss_fn, X: np.ndarray, y: np.ndarray
+                         ) -> dict[str, float]:
+    """One forward/backward on (X, y); returns ||dL/dW|| of each Linear layer's weight,
+    input side first: ``{"0:Linear": ..., "2:Linear": ..., ...}``.
+
+    This is the plot of the vanishing/exploding-gradients chapter: in a deep
+    sigmoid or tanh net with a poor initialisation the norms shrink (or grow)
+    geometrically towards the input. The model's gradients are overwritten
+    (zeroed first) and left in ``.grad``; the model runs in its current mode.
+    """
+    model.zero_grad()
+    loss_fn(model(X), y)
+    model.backward(loss_fn.backward())
+    norms = {}
+    for name, layer in linear_layers(model):
+        if layer.weight.grad is None:
+            raise RuntimeError(f"layer_gradient_norms: {name} got no gradient; is it "
+                               f"used in the model's forward pass?")
+        norms[name] = get_total_norm([layer.weight.grad])
+    return norms
+
+
+def activation_gradients(model: Module, loss_fn, X: np.ndarray, y: np.ndarray
+                         ) -> list[tuple[str, np.ndarray]]:
+    """One forward/backward; returns dL/d(output) of every layer, in forward order.
+
+    Karpathy-style gradient histograms per layer come from these. Parameter
+    gradients are zeroed first and left in ``.grad``.
+    """
+    grads: dict[str, np.ndarray] = {}
+    layers = _unique_layers(model)
+    model.zero_grad()
+    loss_fn(model(X), y)
+    with contextlib.ExitStack() as stack:
+        for name, layer in layers:
+            def backward(grad_out, _backward=layer.backward, _name=name):
+                grads[_name] = np.asarray(grad_out)
+                return _backward(grad_out)
+            layer.backward = backward  # a backward hook, removed on exit
+            stack.callback(delattr, layer, "backward")
+        model.backward(loss_fn.backward())
+    return [(name, grads[name]) for name, _ in layers if name in grads]
+
+
+# ----- updates -------------------------------------------------------------------------
+def _ratio(before: np.ndarray, after: np.ndarray) -> float:
+    weight_norm = get_total_norm([before])
+    update_norm = get_total_norm([after - before])
+    return update_norm / weight_norm if weight_norm > 0 else math.inf
+
+
+def update_ratios(model: Module, optimizer) -> dict[str, float]:
+    """Take ONE optimiser step and return ||W_after - W_before|| / ||W_before||
+    for each Linear layer's weight, input side first.
+
+    Call it in place of ``optimizer.step()`` (the gradients must be set). As a
+    rule of thumb (Karpathy) ratios near 1e-3 are healthy; 1e-5 means the layer
+    barely learns, 1e-1 that the step is too big.
+    """
+    layers = linear_layers(model)
+    before = {name: layer.weight.data.copy() for name, layer in layers}
+    optimizer.step()
+    return {name: _ratio(before[name], layer.weight.data) for name, layer in layers}
+
+
+class Recorder:
+    """Log per-layer gradient norms and update ratios during ``fit``.
+
+    ``rec = Recorder(model, every=10); fit(..., on_step=rec)``. On steps 1,
+    1 + every, 1 + 2*every, ... (counted over all fits it is used in) it records,
+    for each Linear weight: ``grad_norms[name]`` (the gradient used for the update,
+    i.e. after clipping) and ``update_ratios[name]`` = ||dW|| / ||W||; plus
+    ``steps``, ``losses`` and ``total_grad_norms`` (before clipping). The weights
+    are copied once per recorded step, into buffers allocated once.
+    """
+
+    def __init__(self, model: Module, every: int = 1):
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"Recorder: every must be a positive integer, got {every!r}")
+        self.every = every
+        self.layers = linear_layers(model)
+        if not self.layers:
+            raise ValueError("Recorder: the model has no Linear layers to record")
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.total_grad_norms: list[float] = []
+        self.grad_norms: dict[str, list[float]] = {name: [] for name, _ in self.layers}
+        self.update_ratios: dict[str, list[float]] = {name: [] for name, _ in self.layers}
+        self._count = 0
+        # the weights before the next recorded step (that is step 1 now)
+        self._before = {name: layer.weight.data.copy() for name, layer in self.layers}
+
+    def __call__(self, info) -> None:
+        self._count += 1
+        if (self._count - 1) % self.every == 0:
+            self.steps.append(self._count)
+            self.losses.append(float(info.loss))
+            self.total_grad_norms.append(float(info.grad_norm))
+            for name, layer in self.layers:
+                grad = layer.weight.grad
+                self.grad_norms[name].append(get_total_norm([grad]) if grad is not None
+                                             else math.nan)
+                self.update_ratios[name].append(_ratio(self._before[name], layer.weight.data))
+        if self._count % self.every == 0:  # the next call is a recorded step
+            for name, layer in self.layers:
+                np.copyto(self._before[name], layer.weight.data)
+
+    def __repr__(self) -> str:
+        return (f"Recorder(every={self.every}, layers={len(self.layers)}, "
+                f"recorded steps={len(self.steps)})")

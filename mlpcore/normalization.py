@@ -1,0 +1,145 @@
+"""Batch normalisation for (N, C) activations, with PyTorch's statistics rules."""
+from __future__ import annotations
+
+import numpy as np
+
+from mlpcore._checks import (as_float_array, check_float_dtype, check_grad_out,
+                             check_positive_int, check_real)
+from mlpcore.module import DEFAULT_DTYPE, Module, Parameter
+
+
+class BatchNorm1d(Module):
+    r"""Batch normalisation over the batch dimension of an (N, C) input.
+
+    .. math::
+        \hat x = \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}}, \qquad
+        y = \gamma \odot \hat x + \beta
+
+    In training, :math:`\mu` and :math:`\sigma^2` are the batch mean and the
+    *biased* batch variance (divide by N), and the running statistics follow
+    PyTorch's rule
+
+    .. math::
+        r \leftarrow (1 - m)\, r + m\, s,
+
+    where s is the batch mean, or for ``running_var`` the *unbiased* batch
+    variance (divide by N - 1), and m is ``momentum`` (note: weight on the NEW
+    value; some older notes use 0.9 on the old one). ``momentum=None`` gives
+    the cumulative average, m = 1 / num_batches_tracked. In eval mode
+    :math:`\mu, \sigma^2` are ``running_mean`` and ``running_var``. With
+    ``track_running_stats=False`` batch statistics are used in both modes.
+
+    Parameters: ``weight`` (gamma, init 1) and ``bias`` (beta, init 0), shape (C,),
+    if ``affine``. Buffers: ``running_mean`` (init 0), ``running_var`` (init 1),
+    ``num_batches_tracked`` (int64), if ``track_running_stats``.
+    Shapes: x (N, C) -> y (N, C).
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 dtype=DEFAULT_DTYPE):
+        self.num_features = check_positive_int(num_features, "num_features", "BatchNorm1d")
+        self.eps = check_real(eps, "eps", "BatchNorm1d")
+        if self.eps <= 0:
+            raise ValueError(f"BatchNorm1d: eps must be positive (it keeps 1/sqrt(var + eps) "
+                             f"finite for a constant feature), got {eps!r}")
+        if momentum is not None:
+            momentum = check_real(momentum, "momentum", "BatchNorm1d")
+            if not 0 <= momentum <= 1:
+                raise ValueError(f"BatchNorm1d: momentum is the weight of the new batch "
+                                 f"statistic and must be in [0, 1], got {momentum!r}")
+        self.momentum = momentum
+        self.affine = bool(affine)
+        self.track_running_stats = bool(track_running_stats)
+        dtype = check_float_dtype(dtype, "BatchNorm1d")
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+        if self.track_running_stats:
+            self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
+            self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+            self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def _name(self) -> str:
+        return f"BatchNorm1d({self.num_features})"
+
+    def _dtype(self, x: np.ndarray) -> np.dtype:
+        if self.affine:
+            return self.weight.dtype
+        if self.track_running_stats:
+            return self.running_mean.dtype
+        return x.dtype  # nothing of our own to match: follow the input
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, self._name())
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"{self._name()} got input of shape {x.shape}; expected "
+                f"(batch, {self.num_features}). Check that num_features equals the width "
+                f"of the previous layer (this layer normalises (N, C) inputs only).")
+        x = np.asarray(x, dtype=self._dtype(x))
+        use_batch_stats = self.training or not self.track_running_stats
+        batch_size = x.shape[0]
+        if use_batch_stats:
+            if batch_size < 2:
+                raise ValueError(
+                    f"{self._name()} got a batch of {batch_size} in training mode: the "
+                    f"variance of a single value is 0, so it cannot be normalised (PyTorch: "
+                    f"'Expected more than 1 value per channel when training'). Use a batch "
+                    f"of at least 2, or call .eval() to use the running statistics.")
+            mean = x.mean(axis=0)
+            var = x.var(axis=0)  # biased (divide by N): what normalises the batch
+            if self.training and self.track_running_stats:
+                self._update_running_stats(mean, var, batch_size)
+        else:
+            mean, var = self.running_mean, self.running_var
+        inv_std = 1 / np.sqrt(var + self.eps)
+        x_hat = (x - mean) * inv_std
+        self._cache = (x_hat, inv_std, use_batch_stats)
+        if not self.affine:
+            return x_hat
+        return x_hat * self.weight.data + self.bias.data
+
+    def _update_running_stats(self, mean: np.ndarray, var: np.ndarray, batch_size: int) -> None:
+        self.num_batches_tracked += 1
+        if self.momentum is None:
+            factor = 1.0 / int(self.num_batches_tracked)
+        else:
+            factor = self.momentum
+        unbiased_var = var * (batch_size / (batch_size - 1))
+        # in place, so views and optimiser-style references stay valid
+        self.running_mean *= 1 - factor
+        self.running_mean += factor * mean
+        self.running_var *= 1 - factor
+        self.running_var += factor * unbiased_var
+
+    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+        r"""With :math:`g = \partial L/\partial y` and :math:`\hat g = \gamma \odot g`:
+
+        * batch statistics (training): :math:`\partial L/\partial x = \frac{1}{\sqrt{\sigma^2+\epsilon}}
+          \left(\hat g - \overline{\hat g} - \hat x \odot \overline{\hat g \odot \hat x}\right)`,
+          bars being means over the batch (mu and sigma depend on x);
+        * running statistics (eval): :math:`\partial L/\partial x = \hat g / \sqrt{\sigma^2+\epsilon}`;
+        * :math:`\partial L/\partial\gamma = \sum_n g \odot \hat x`,
+          :math:`\partial L/\partial\beta = \sum_n g`.
+        """
+        x_hat, inv_std, use_batch_stats = self._take_cache()
+        grad_out = check_grad_out(self._name(), grad_out, x_hat.shape, x_hat.dtype)
+        if self.affine:
+            self.weight.accumulate_grad((grad_out * x_hat).sum(axis=0))
+            self.bias.accumulate_grad(grad_out.sum(axis=0))
+            grad_x_hat = grad_out * self.weight.data
+        else:
+            grad_x_hat = grad_out
+        if not use_batch_stats:
+            return grad_x_hat * inv_std
+        return (grad_x_hat - grad_x_hat.mean(axis=0)
+                - x_hat * (grad_x_hat * x_hat).mean(axis=0)) * inv_std
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")

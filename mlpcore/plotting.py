@@ -1,0 +1,221 @@
+"""Plotting helpers with one shared style for every figure of the book.
+
+matplotlib is imported inside the functions, so ``import mlpcore`` never pulls it
+in. Every helper labels its axes, sets a title and a legend, and returns the
+``Axes`` (assign it in a notebook, ``ax = plot_history(h)``, so the cell does not
+print the object's repr). Pass ``ax=`` to draw into an existing subplot.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["use_style", "plot_history", "plot_activation_histograms", "plot_gradient_histograms",
+           "plot_layer_norms", "plot_recorder", "PALETTE", "STYLE"]
+
+# Okabe & Ito's colour-blind-safe palette (yellow last: it is faint on white).
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+           "#F0E442"]
+
+STYLE = {
+    "figure.figsize": (6.4, 4.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 150,
+    "savefig.bbox": "tight",
+    "figure.constrained_layout.use": True,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "legend.fontsize": 9,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 2.0,
+    "lines.markersize": 5,
+    "legend.frameon": False,
+    "image.cmap": "viridis",
+}
+
+
+def use_style() -> None:
+    """Apply the book's figure style (sizes, fonts, grid, colour-blind-safe colours)."""
+    import matplotlib as mpl
+
+    mpl.rcParams.update(STYLE)
+    mpl.rcParams["axes.prop_cycle"] = mpl.cycler(color=PALETTE)
+
+
+def _axes(ax):
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+    _, ax = plt.subplots()
+    return ax
+
+
+def _pretty(key: str) -> str:
+    """"val_acc" -> "validation accuracy", "train_loss" -> "train loss"."""
+    words = key.split("_")
+    names = {"val": "validation", "acc": "accuracy"}
+    return " ".join(names.get(word, word) for word in words)
+
+
+def plot_history(history, keys: Sequence[str] | None = None, ax=None,
+                 title: str = "Training history", label: str | None = None,
+                 logy: bool = False):
+    """Per-epoch curves of a ``History`` (or a dict of lists): loss, accuracy, ...
+
+    ``keys`` default to the losses present (train_loss, val_loss). Validation
+    curves are dashed. ``label`` prefixes the legend entries, to overlay runs.
+    """
+    ax = _axes(ax)
+    if keys is None:
+        keys = [key for key in ("train_loss", "val_loss") if key in history]
+        if not keys:
+            raise ValueError("plot_history: the history has neither train_loss nor val_loss; "
+                             "pass keys=[...]")
+    for key in keys:
+        if key not in history:
+            available = list(history.keys())
+            raise KeyError(f"plot_history: no {key!r} in the history; it has {available}")
+        values = history[key]
+        epochs = getattr(history, "epochs", None) or list(range(1, len(values) + 1))
+        name = _pretty(key)
+        ax.plot(epochs, values, linestyle="--" if key.startswith("val") else "-",
+                label=f"{label}: {name}" if label else name)
+    if all("acc" in key for key in keys):
+        ylabel = "accuracy"
+    elif all("loss" in key or "penalty" in key for key in keys):
+        ylabel = "loss"
+    else:
+        ylabel = "value"
+    if logy:
+        ax.set_yscale("log")
+        ylabel += " (log scale)"
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
+    ax.legend()
+    return ax
+
+
+def _stats_list(stats_or_acts, bins: int):
+    from mlpcore.diagnostics import LayerStats, activation_stats
+
+    entries = list(stats_or_acts)
+    if entries and all(isinstance(entry, LayerStats) for entry in entries):
+        return entries
+    return activation_stats(entries, bins=bins)
+
+
+ACTIVATION_KINDS = ("Tanh", "Sigmoid", "ReLU", "LeakyReLU", "ELU")
+
+
+def plot_activation_histograms(stats_or_acts, ax=None,
+                               title: str = "Activation distribution per layer",
+                               layer_types: Sequence[str] | None = None, bins: int = 50):
+    """Histogram (density) of each layer's outputs, one line per layer.
+
+    ``stats_or_acts``: the list from ``activation_stats`` or from
+    ``forward_with_activations``. ``layer_types`` selects layers by class name;
+    by default the activation-function layers (all layers if there are none).
+    The legend gives each layer's std and its saturated (tanh/sigmoid) or dead
+    (ReLU) fraction.
+    """
+    ax = _axes(ax)
+    stats = _stats_list(stats_or_acts, bins)
+    if layer_types is None:
+        chosen = [s for s in stats if s.kind in ACTIVATION_KINDS] or stats
+    else:
+        chosen = [s for s in stats if s.kind in layer_types]
+        if not chosen:
+            raise ValueError(f"plot_activation_histograms: no layer of type {list(layer_types)}; "
+                             f"the layers are {[s.name for s in stats]}")
+    for s in chosen:
+        centres = (s.edges[:-1] + s.edges[1:]) / 2
+        extra = ""
+        if s.saturated is not None:
+            extra = f", saturated {s.saturated:.1%}"
+        elif s.dead is not None:
+            extra = f", dead {s.dead:.1%}"
+        ax.plot(centres, s.counts, label=f"{s.name} (std {s.std:.3g}{extra})")
+    ax.set(xlabel="activation value", ylabel="density", title=title)
+    ax.legend()
+    return ax
+
+
+def plot_gradient_histograms(grads: Sequence[tuple[str, np.ndarray]], ax=None,
+                             title: str = "Gradient distribution per layer",
+                             layer_types: Sequence[str] | None = None, bins: int = 50):
+    """Histogram of dL/d(output) per layer (from ``activation_gradients``), on a
+    common range so the layers compare; the legend gives each layer's std."""
+    ax = _axes(ax)
+    kinds = ACTIVATION_KINDS if layer_types is None else tuple(layer_types)
+    chosen = [(n, g) for n, g in grads if n.rsplit(":", 1)[-1] in kinds]
+    if layer_types is None and not chosen:
+        chosen = list(grads)
+    if not chosen:
+        raise ValueError(f"plot_gradient_histograms: no layer of type {list(kinds)}")
+    finite = [g[np.isfinite(g)] for _, g in chosen]
+    limit = max((float(np.max(np.abs(g))) for g in finite if g.size), default=1.0) or 1.0
+    for (name, grad), values in zip(chosen, finite):
+        counts, edges = np.histogram(values, bins=bins, range=(-limit, limit), density=True)
+        ax.plot((edges[:-1] + edges[1:]) / 2, counts,
+                label=f"{name} (std {float(np.std(values)):.2e})")
+    ax.set(xlabel="gradient dL/d(output)", ylabel="density", title=title)
+    ax.legend()
+    return ax
+
+
+def plot_layer_norms(norms: Mapping, ax=None, title: str = "Gradient norm per layer",
+                     ylabel: str = "‖∂L/∂W‖", label: str | None = None, marker: str = "o"):
+    """One value per layer against depth (layer 1 = input side), log y axis.
+
+    ``norms``: ``{layer_name: value}`` as from ``layer_gradient_norms`` (one
+    curve), or ``{curve_label: {layer_name: value}}`` to compare several models,
+    initialisations or depths.
+    """
+    ax = _axes(ax)
+    if not norms:
+        raise ValueError("plot_layer_norms: got no norms to plot")
+    first = next(iter(norms.values()))
+    curves = norms if isinstance(first, Mapping) else {label or ylabel: norms}
+    for curve_label, values in curves.items():
+        depth = np.arange(1, len(values) + 1)
+        ax.plot(depth, list(values.values()), marker=marker, label=str(curve_label))
+    ax.set_yscale("log")
+    from matplotlib.ticker import MaxNLocator
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set(xlabel="layer (1 = input side)", ylabel=f"{ylabel} (log scale)", title=title)
+    ax.legend()
+    return ax
+
+
+def plot_recorder(recorder, quantity: str = "update_ratios", ax=None, title: str | None = None):
+    """Curves over training from a ``Recorder``, one per Linear layer, log y axis.
+
+    ``quantity``: ``"update_ratios"`` (||dW||/||W||, with Karpathy's 1e-3 rule-of-
+    thumb line) or ``"grad_norms"``.
+    """
+    ax = _axes(ax)
+    if quantity not in ("update_ratios", "grad_norms"):
+        raise ValueError(f"plot_recorder: quantity must be 'update_ratios' or 'grad_norms', "
+                         f"got {quantity!r}")
+    if not recorder.steps:
+        raise ValueError("plot_recorder: the recorder has no steps yet; pass it to "
+                         "fit(..., on_step=recorder) first")
+    for name, values in getattr(recorder, quantity).items():
+        ax.plot(recorder.steps, values, linewidth=1.5, label=name)
+    if quantity == "update_ratios":
+        ax.axhline(1e-3, color="0.4", linestyle=":", linewidth=1.5, label="1e-3 (rule of thumb)")
+        ylabel, default_title = "‖ΔW‖ / ‖W‖", "Update-to-weight ratio per layer"
+    else:
+        ylabel, default_title = "‖∂L/∂W‖", "Gradient norm per layer during training"
+    ax.set_yscale("log")
+    ax.set(xlabel="optimizer step", ylabel=f"{ylabel} (log scale)",
+           title=title or default_title)
+    ax.legend(ncols=2 if len(recorder.layers) > 4 else 1)
+    return ax

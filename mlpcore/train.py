@@ -1,0 +1,339 @@
+"""A small training loop: ``fit`` and ``evaluate``, a ``History`` of per-epoch
+metrics, and early detection of a run whose loss has become NaN or infinite.
+
+One optimisation step of ``fit`` is exactly the loop a chapter writes by hand::
+
+    model.train(); optimizer.zero_grad()
+    loss = loss_fn(model(Xb), yb)
+    model.backward(loss_fn.backward())
+    optimizer.step()
+
+plus the optional hooks: an explicit penalty, gradient clipping, a callback.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from mlpcore.clip import clip_grads_with_norm_, get_total_norm
+from mlpcore.data import minibatches
+from mlpcore.losses import CrossEntropyLoss
+from mlpcore.module import Module
+
+__all__ = ["fit", "evaluate", "History", "StepInfo", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The training loss (or the gradient norm) became NaN or infinite.
+
+    Attributes: ``epoch`` and ``step`` (both counted from 1), ``global_step``,
+    ``last_finite_loss`` and ``history`` (the epochs completed before, with the
+    loss of every minibatch up to the bad one in ``history.step_losses``).
+    """
+
+    def __init__(self, message: str, *, epoch: int, step: int, global_step: int,
+                 last_finite_loss: float | None, history: "History"):
+        super().__init__(message)
+        self.epoch, self.step, self.global_step = epoch, step, global_step
+        self.last_finite_loss = last_finite_loss
+        self.history = history
+
+
+class History:
+    """Per-epoch metrics of a ``fit`` run.
+
+    ``history["val_loss"]`` is a list of Python floats, one per epoch, and
+    ``history.epochs`` the matching epoch numbers (1, 2, ...). Keys:
+    ``train_loss``/``train_acc`` (full training set, eval mode, after the epoch),
+    ``val_loss``/``val_acc`` (with ``val_data``), ``batch_loss`` (mean minibatch
+    loss during the epoch, train mode) and ``penalty`` (mean penalty value during
+    the epoch, with a ``penalty`` hook). ``step_losses`` has every minibatch loss.
+    """
+
+    def __init__(self):
+        self.epochs: list[int] = []
+        self.step_losses: list[float] = []
+        self._metrics: dict[str, list[float]] = {}
+
+    def append(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.epochs.append(epoch)
+        for key, value in metrics.items():
+            self._metrics.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key: str) -> list[float]:
+        if key not in self._metrics:
+            raise KeyError(f"History has no {key!r}; it has {sorted(self._metrics)}")
+        return self._metrics[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._metrics
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def keys(self) -> list[str]:
+        return list(self._metrics)
+
+    def items(self):
+        return self._metrics.items()
+
+    @property
+    def last(self) -> dict[str, float]:
+        """The metrics of the last epoch, e.g. ``history.last["val_acc"]``."""
+        return {key: values[-1] for key, values in self._metrics.items() if values}
+
+    def best(self, key: str, mode: str | None = None) -> tuple[int, float]:
+        """``(epoch, value)`` of the best epoch for ``key``: the highest for accuracies,
+        the lowest otherwise (or say ``mode="max"``/``"min"``)."""
+        values = self[key]
+        if not values:
+            raise ValueError(f"History[{key!r}] is empty: no epoch has finished")
+        mode = mode or ("max" if key.endswith("acc") else "min")
+        if mode not in ("min", "max"):
+            raise ValueError(f"History.best: mode must be 'min' or 'max', got {mode!r}")
+        index = int(np.nanargmax(values) if mode == "max" else np.nanargmin(values))
+        return self.epochs[index], values[index]
+
+    def __repr__(self) -> str:
+        last = ", ".join(f"{key}={value:.4g}" for key, value in self.last.items())
+        return f"History(epochs={len(self.epochs)}" + (f", last: {last})" if last else ")")
+
+
+@dataclass
+class StepInfo:
+    """What ``fit`` passes to ``on_step`` after each optimiser step (grads still set)."""
+
+    epoch: int           # counted from 1
+    step: int            # step within the epoch, from 1
+    global_step: int     # steps since the start of fit, from 1
+    loss: float          # this minibatch's loss (without penalty)
+    penalty: float | None
+    grad_norm: float     # total L2 norm of all gradients, before clipping
+    lr: float | None
+    model: Module
+    optimizer: object
+
+
+def _set_modes(flags: list[tuple[Module, bool]]) -> None:
+    for module, training in flags:
+        module.training = training
+
+
+def evaluate(model: Module, loss_fn, X: np.ndarray, y: np.ndarray,
+             batch_size: int | None = None) -> dict[str, float]:
+    """Loss (and accuracy, for ``CrossEntropyLoss``) of ``model`` on (X, y), in eval mode.
+
+    Returns ``{"loss": ..., "acc": ...}`` as Python floats; ``acc`` = mean of
+    [argmax_c logits[i, c] == y[i]]. With ``batch_size`` the set is processed in
+    chunks (same result, less memory). Every submodule's train/eval flag is
+    restored afterwards.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"evaluate got X with {X.shape[0]} examples and y with "
+                         f"{y.shape[0]}; they must have the same length")
+    if X.shape[0] == 0:
+        raise ValueError("evaluate got an empty data set")
+    reduction = getattr(loss_fn, "reduction", "mean")
+    classify = isinstance(loss_fn, CrossEntropyLoss)
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        total_loss, correct = 0.0, 0
+        chunks = [(X, y)] if batch_size is None else \
+            minibatches(X, y, batch_size, shuffle=False)
+        for Xb, yb in chunks:
+            out = model(Xb)
+            loss = float(loss_fn(out, yb))
+            total_loss += loss * len(Xb) if reduction == "mean" else loss
+            if classify:
+                correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+    finally:
+        _set_modes(flags)
+    result = {"loss": total_loss / X.shape[0] if reduction == "mean" else total_loss}
+    if classify:
+        result["acc"] = correct / X.shape[0]
+    return result
+
+
+def _first_lr(optimizer) -> float | None:
+    groups = getattr(optimizer, "param_groups", None)
+    if groups:
+        return groups[0].get("lr")
+    return getattr(optimizer, "lr", None)
+
+
+def _show_progress(progress: bool | None) -> bool:
+    if os.environ.get("MLPCORE_QUIET", "") not in ("", "0"):
+        return False  # stored notebook outputs and test logs must stay clean
+    if progress is not None:
+        return bool(progress)
+    return _in_ipython_kernel() or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+
+
+def _in_ipython_kernel() -> bool:
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # an IPython too old or half-imported: just stay quiet
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class _ProgressBar:
+    """One line on stderr, redrawn in place with '\\r' at most ten times a second."""
+
+    def __init__(self, epochs: int, steps: int, width: int = 24):
+        self.epochs, self.steps, self.width = epochs, steps, width
+        self.start = self.last_draw = time.perf_counter()
+        self.length = 0
+
+    def _write(self, text: str, end: str = "") -> None:
+        padding = " " * max(0, self.length - len(text))
+        sys.stderr.write("\r" + text + padding + end)
+        sys.stderr.flush()
+        self.length = len(text)
+
+    def update(self, epoch: int, step: int, loss: float, force: bool = False) -> None:
+        now = time.perf_counter()
+        if not force and now - self.last_draw < 0.1:
+            return
+        self.last_draw = now
+        done = ((epoch - 1) * self.steps + step) / (self.epochs * self.steps)
+        filled = int(round(done * self.width))
+        bar = "#" * filled + "." * (self.width - filled)
+        self._write(f"epoch {epoch}/{self.epochs} [{bar}] loss {loss:.4g}")
+
+    def close(self, summary: str) -> None:
+        self._write(f"{summary} ({time.perf_counter() - self.start:.1f}s)", end="\n")
+
+
+def _diverged(where: dict, steps_per_epoch: int, what: str, value: float, last: dict,
+              optimizer, history: History) -> TrainingDivergedError:
+    lr = _first_lr(optimizer)
+    lr_text = "" if lr is None else f" (lr={lr:g} in the optimizer's first param group)"
+    before = ("no finite loss before it" if last["loss"] is None else
+              f"last finite minibatch loss {last['loss']:.6g} at global step {last['step']}")
+    message = (
+        f"fit: training diverged at epoch {where['epoch']}, step {where['step']} of "
+        f"{steps_per_epoch} (global step {where['global_step']}): the {what} is {value} "
+        f"({before}). The usual causes are exploding gradients or a learning rate that is "
+        f"too large{lr_text}. Fixes: lower the learning rate, clip gradients with "
+        f"fit(..., clip_grad_norm=1.0), use a better initialisation (Xavier for "
+        f"tanh/sigmoid, He for ReLU), or add normalisation (BatchNorm1d). The partial "
+        f"history is in exc.history.")
+    return TrainingDivergedError(message, epoch=where["epoch"], step=where["step"],
+                                 global_step=where["global_step"],
+                                 last_finite_loss=last["loss"], history=history)
+
+
+def fit(model: Module, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int,
+        batch_size: int, rng: np.random.Generator,
+        val_data: tuple[np.ndarray, np.ndarray] | None = None,
+        clip_grad_norm: float | None = None,
+        penalty: Callable[[Module], float] | None = None,
+        on_step: Callable[[StepInfo], None] | None = None,
+        progress: bool | None = None) -> History:
+    """Train ``model`` by minibatch gradient descent and return its ``History``.
+
+    Each epoch is one pass over (X, y) in an order drawn from ``rng``; the same
+    seed gives the same history. Per step: zero the gradients, forward, loss,
+    backward, then ``penalty(model)`` if given, ``clip_grad_norm_`` if given,
+    ``optimizer.step()`` and ``on_step(StepInfo)``. After each epoch the whole
+    training set and ``val_data`` are evaluated in eval mode.
+
+    ``penalty``: an explicit regulariser R(w). It receives the model, ADDS dR/dw
+    into each ``param.grad`` and returns R(w) as a float; the objective minimised
+    is then loss + R. E.g. the L2 penalty R = (lambda/2) sum ||w||^2 adds lambda*w.
+
+    Shapes: X (N, ...), y (N, ...) as the model and loss expect them.
+    Raises ``TrainingDivergedError`` as soon as a loss or the gradient norm is
+    not finite. Prints nothing unless a progress bar is wanted: ``progress=None``
+    shows one in Jupyter or a terminal, ``False`` never; the environment variable
+    ``MLPCORE_QUIET=1`` silences it always.
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"fit needs rng=np.random.Generator to shuffle the minibatches "
+                        f"(e.g. rng=np.random.default_rng(0)), got {type(rng).__name__}")
+    if val_data is not None and (not isinstance(val_data, (tuple, list)) or len(val_data) != 2):
+        raise TypeError("fit: val_data must be a pair (X_val, y_val)")
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"fit got X of shape {X.shape} and y of shape {y.shape}; they "
+                         f"must have the same number of examples along axis 0")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+    if clip_grad_norm is not None and not clip_grad_norm > 0:
+        raise ValueError(f"fit: clip_grad_norm must be a positive max norm, got {clip_grad_norm!r}")
+
+    params = model.parameters()
+    steps_per_epoch = math.ceil(X.shape[0] / batch_size)
+    history = History()
+    bar = _ProgressBar(epochs, steps_per_epoch) if _show_progress(progress) else None
+    where = {"epoch": 0, "step": 0, "global_step": 0}
+    last = {"loss": None, "step": None}
+
+    def check(what: str, value: float | None) -> None:
+        if value is not None and not math.isfinite(value):
+            raise _diverged(where, steps_per_epoch, what, value, last, optimizer, history)
+
+    try:
+        # Overflow is expected when a run diverges; fit reports it itself, once, clearly.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for epoch in range(1, epochs + 1):
+                batch_losses, penalties = [], []
+                for step, (Xb, yb) in enumerate(minibatches(X, y, batch_size, rng=rng), 1):
+                    where.update(epoch=epoch, step=step, global_step=where["global_step"] + 1)
+                    model.train()
+                    model.zero_grad()  # all of the model's grads, also any the optimizer skips
+                    loss = float(loss_fn(model(Xb), yb))
+                    history.step_losses.append(loss)
+                    check("minibatch loss", loss)
+                    last.update(loss=loss, step=where["global_step"])
+                    batch_losses.append(loss)
+                    model.backward(loss_fn.backward())
+                    penalty_value = None
+                    if penalty is not None:
+                        penalty_value = float(penalty(model))
+                        check("penalty", penalty_value)
+                        penalties.append(penalty_value)
+                    # The norm before clipping is the one that says whether training blew up.
+                    grad_norm = get_total_norm([p.grad for p in params if p.grad is not None])
+                    check("gradient norm", grad_norm)
+                    if clip_grad_norm is not None:
+                        # what clip_grad_norm_ does, reusing the norm computed above
+                        clip_grads_with_norm_(params, clip_grad_norm, grad_norm)
+                    optimizer.step()
+                    if on_step is not None:
+                        on_step(StepInfo(epoch, step, where["global_step"], loss, penalty_value,
+                                         grad_norm, _first_lr(optimizer), model, optimizer))
+                    if bar is not None:
+                        bar.update(epoch, step, loss)
+                metrics = {}
+                eval_sets = [("train", (X, y))] + ([("val", val_data)] if val_data else [])
+                for prefix, (Xe, ye) in eval_sets:
+                    for key, value in evaluate(model, loss_fn, Xe, ye).items():
+                        metrics[f"{prefix}_{key}"] = value
+                metrics["batch_loss"] = float(np.mean(batch_losses))
+                if penalty is not None:
+                    metrics["penalty"] = float(np.mean(penalties))
+                history.append(epoch, metrics)
+                # the last step of an epoch can blow up the weights with nothing left to see it
+                check("training-set loss after the epoch", metrics["train_loss"])
+                if bar is not None:
+                    bar.update(epoch, steps_per_epoch, metrics["batch_loss"], force=True)
+    finally:
+        if bar is not None:
+            bar.close(repr(history))
+    return history

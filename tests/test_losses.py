@@ -1,0 +1,130 @@
+"""CrossEntropyLoss and MSELoss: values, gradients, stability, errors."""
+import warnings
+
+import numpy as np
+import pytest
+
+from mlpcore.losses import CrossEntropyLoss, MSELoss
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def naive_cross_entropy(logits, target):
+    """Textbook formula, fine for small logits: -log softmax at the target."""
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return -np.log(probs[np.arange(len(target)), target]), probs
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_cross_entropy_value_and_gradient(reduction):
+    logits = rng(1).standard_normal((6, 4))
+    target = np.array([0, 3, 1, 1, 2, 0])
+    per_example, probs = naive_cross_entropy(logits, target)
+    loss_fn = CrossEntropyLoss(reduction=reduction)
+    loss = loss_fn(logits, target)
+    assert isinstance(loss, float)
+    divisor = 6 if reduction == "mean" else 1
+    np.testing.assert_allclose(loss, per_example.sum() / divisor, rtol=1e-13)
+    onehot = np.eye(4)[target]
+    np.testing.assert_allclose(loss_fn.backward(), (probs - onehot) / divisor, rtol=1e-12)
+    loss_fn(logits, target)
+    np.testing.assert_allclose(loss_fn.backward(2.5), 2.5 * (probs - onehot) / divisor,
+                               rtol=1e-12)
+
+
+def test_cross_entropy_is_stable_for_huge_logits():
+    logits = rng(1).standard_normal((5, 3)) * 1e4
+    target = np.array([0, 1, 2, 0, 1])
+    loss_fn = CrossEntropyLoss()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = loss_fn(logits, target)
+        grad = loss_fn.backward()
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
+    # softmax is shift invariant: the loss must not change when every row moves by a constant
+    shift = rng(2).uniform(-1e4, 1e4, size=(5, 1))
+    np.testing.assert_allclose(CrossEntropyLoss()(logits + shift, target), loss, rtol=1e-9)
+    # per example, the loss is max_c z_c - z_t (up to log(1 + tiny)) when one logit dominates
+    expected = np.mean(logits.max(1) - logits[np.arange(5), target])
+    np.testing.assert_allclose(loss, expected, rtol=1e-9)
+
+
+def test_cross_entropy_keeps_float32():
+    logits = rng(1).standard_normal((4, 3)).astype(np.float32)
+    loss_fn = CrossEntropyLoss()
+    loss_fn(logits, np.array([0, 1, 2, 1]))
+    assert loss_fn.backward(np.float64(1.0)).dtype == np.float32
+
+
+def test_cross_entropy_rejects_float_targets_with_argmax_hint():
+    loss_fn = CrossEntropyLoss()
+    logits = np.zeros((3, 4))
+    with pytest.raises(TypeError, match="integer class indices"):
+        loss_fn(logits, np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(TypeError, match=r"one-hot rows, use y\.argmax\(1\)"):
+        loss_fn(logits, np.eye(4)[[0, 1, 2]])
+    with pytest.raises(ValueError, match=r"one-hot rows, use y\.argmax\(1\)"):
+        loss_fn(logits, np.eye(4, dtype=np.int64)[[0, 1, 2]])
+
+
+@pytest.mark.parametrize("target, low, high", [([0, 4, 1], 0, 4), ([-1, 2, 3], -1, 3)])
+def test_cross_entropy_labels_out_of_range(target, low, high):
+    with pytest.raises(ValueError) as info:
+        CrossEntropyLoss()(np.zeros((3, 4)), np.array(target))
+    message = str(info.value)
+    assert f"min {low}" in message and f"max {high}" in message and "[0, 4)" in message
+
+
+def test_cross_entropy_shape_errors():
+    loss_fn = CrossEntropyLoss()
+    with pytest.raises(ValueError, match=r"logits of shape \(N, C\), got shape \(4,\).*"
+                                         r"logits\[None, :\]"):
+        loss_fn(np.zeros(4), np.array([1]))
+    with pytest.raises(ValueError, match=r"\(2, 3, 4\)"):
+        loss_fn(np.zeros((2, 3, 4)), np.array([1, 2]))
+    with pytest.raises(ValueError, match="N=3 rows but target has 2 labels"):
+        loss_fn(np.zeros((3, 4)), np.array([1, 2]))
+
+
+def test_mse_value_gradient_and_sum():
+    pred = rng(1).standard_normal((5, 2))
+    target = rng(2).standard_normal((5, 2))
+    diff = pred - target
+    loss_fn = MSELoss()
+    np.testing.assert_allclose(loss_fn(pred, target), np.mean(diff ** 2), rtol=1e-14)
+    np.testing.assert_allclose(loss_fn.backward(3.0), 3.0 * 2 * diff / 10, rtol=1e-14)
+    total = MSELoss(reduction="sum")
+    np.testing.assert_allclose(total(pred, target), np.sum(diff ** 2), rtol=1e-14)
+    np.testing.assert_allclose(total.backward(), 2 * diff, rtol=1e-14)
+
+
+def test_mse_refuses_broadcasting_shapes():
+    with pytest.raises(ValueError) as info:
+        MSELoss()(np.zeros((32, 1)), np.zeros(32))
+    message = str(info.value)
+    assert "(32, 1)" in message and "(32,)" in message and "reshape" in message
+
+
+def test_mse_keeps_float32():
+    loss_fn = MSELoss()
+    loss_fn(np.ones((3, 1), dtype=np.float32), np.zeros((3, 1)))
+    assert loss_fn.backward().dtype == np.float32
+
+
+@pytest.mark.parametrize("loss_fn", [CrossEntropyLoss(), MSELoss()], ids=repr)
+def test_loss_backward_before_forward(loss_fn):
+    with pytest.raises(RuntimeError, match=type(loss_fn).__name__ + r".*before forward"):
+        loss_fn.backward()
+
+
+def test_loss_options_and_grad_out_validation():
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        CrossEntropyLoss(reduction="none")
+    assert repr(CrossEntropyLoss()) == "CrossEntropyLoss()"
+    assert repr(MSELoss(reduction="sum")) == "MSELoss(reduction='sum')"
+    loss_fn = MSELoss()
+    loss_fn(np.ones(3), np.zeros(3))
+    with pytest.raises(ValueError, match="must be a scalar"):
+        loss_fn.backward(np.ones(3))
