@@ -1,4 +1,8 @@
-"""Input checks shared by layers and losses, so every error names its layer."""
+"""Input checks shared by layers and losses, so every error names its layer.
+
+``owner`` is what a message calls the caller: a string, or the layer itself,
+whose repr is then built only when an error is raised (these checks run on every
+forward and backward, so they must cost next to nothing when all is well)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +13,7 @@ import numpy as np
 from mlpcore.module import DEFAULT_DTYPE
 
 
-def as_float_array(x, owner: str) -> np.ndarray:
+def as_float_array(x, owner: object) -> np.ndarray:
     """``x`` as a float ndarray: floats pass through untouched, ints and bools
     become DEFAULT_DTYPE, anything else is refused with a message naming ``owner``."""
     x = np.asarray(x)
@@ -21,7 +25,7 @@ def as_float_array(x, owner: str) -> np.ndarray:
                     f"convert it with np.asarray(x, dtype=np.float32)")
 
 
-def check_grad_out(owner: str, grad_out, shape: tuple, dtype) -> np.ndarray:
+def check_grad_out(owner: object, grad_out, shape: tuple, dtype) -> np.ndarray:
     """``grad_out`` as an array of ``dtype`` (so a float64 gradient does not upcast a
     float32 layer), after checking it has the shape of the forward output."""
     grad_shape = np.shape(grad_out)
@@ -50,9 +54,9 @@ def check_real(value, name: str, owner: str) -> float:
 
 def check_rng(rng, owner: str) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{owner} needs rng=np.random.Generator (e.g. "
-                        f"rng=np.random.default_rng(0)), got {type(rng).__name__}; "
-                        f"all randomness in mlpcore goes through an explicit generator")
+        raise TypeError(f"{owner} needs rng=np.random.Generator, got {type(rng).__name__}: "
+                        f"pass rng=np.random.default_rng(seed); all randomness in mlpcore "
+                        f"goes through an explicit generator, never NumPy's global state")
     return rng
 
 

@@ -13,6 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
+from mlpcore._checks import check_rng
 from mlpcore.module import DEFAULT_DTYPE
 
 __all__ = ["minibatches", "load_digits", "train_test_split", "standardize", "make_linear_regression",
@@ -22,13 +23,6 @@ DIGITS_SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa2
 
 
 # ----- minibatches ---------------------------------------------------------------
-def _check_rng(rng, func: str) -> None:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            f"{func} needs rng=np.random.Generator (e.g. rng=np.random.default_rng(0)), "
-            f"got {type(rng).__name__}; mlpcore never uses NumPy's global random state")
-
-
 def minibatches(X: np.ndarray, y: np.ndarray | None = None, batch_size: int = 32, *,
                 rng: np.random.Generator | None = None, shuffle: bool = True,
                 drop_last: bool = False) -> Iterator:
@@ -60,7 +54,7 @@ def minibatches(X: np.ndarray, y: np.ndarray | None = None, batch_size: int = 32
             raise TypeError(
                 "minibatches(shuffle=True) needs rng=np.random.Generator to draw the order "
                 "(e.g. rng=np.random.default_rng(0)); pass shuffle=False for a fixed order")
-        _check_rng(rng, "minibatches")
+        check_rng(rng, "minibatches")
         order = rng.permutation(n)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
@@ -108,7 +102,7 @@ def train_test_split(X: np.ndarray, y: np.ndarray, test_size: float | int = 0.25
 
     Returns ``X_train, X_test, y_train, y_test`` (copies, each in random order).
     """
-    _check_rng(rng, "train_test_split")
+    check_rng(rng, "train_test_split")
     X, y = np.asarray(X), np.asarray(y)
     n = X.shape[0]
     if y.shape[0] != n:
@@ -186,7 +180,7 @@ def make_linear_regression(n_samples: int, n_features: int = 200, noise: float =
     Returns X (n_samples, n_features), y (n_samples, 1), true_w (n_features, 1);
     the true bias is ``bias``.
     """
-    _check_rng(rng, "make_linear_regression")
+    check_rng(rng, "make_linear_regression")
     X = rng.standard_normal((n_samples, n_features))
     true_w = np.full((n_features, 1), weight)
     y = X @ true_w + bias + noise * rng.standard_normal((n_samples, 1))
@@ -215,7 +209,7 @@ def make_polynomial(n_samples: int, noise: float = 0.1, *, rng: np.random.Genera
     Returns X (n_samples, degree) = polynomial_features(x, degree) (column 1 is x
     itself), y (n_samples, 1), true_coef (degree, 1) (the coefs, zero-padded).
     """
-    _check_rng(rng, "make_polynomial")
+    check_rng(rng, "make_polynomial")
     if degree < len(coefs):
         raise ValueError(f"make_polynomial: degree={degree} is smaller than the "
                          f"{len(coefs)} true coefficients")
@@ -237,7 +231,7 @@ def make_moons(n_samples: int = 200, noise: float = 0.1, *, rng: np.random.Gener
 
     Returns X (n_samples, 2) in ``dtype``, y (n_samples,) int64 in {0, 1}, shuffled.
     """
-    _check_rng(rng, "make_moons")
+    check_rng(rng, "make_moons")
     n_outer = n_samples - n_samples // 2
     n_inner = n_samples // 2
     t_outer = np.linspace(0.0, np.pi, n_outer)
@@ -261,7 +255,7 @@ def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2, *
     Returns X (n_samples, 2) in ``dtype``, y (n_samples,) int64 in 0..n_classes-1,
     shuffled; classes differ in size by at most one.
     """
-    _check_rng(rng, "make_spirals")
+    check_rng(rng, "make_spirals")
     if n_classes < 2 or n_samples < n_classes:
         raise ValueError(f"make_spirals needs n_classes >= 2 and n_samples >= n_classes, "
                          f"got n_samples={n_samples}, n_classes={n_classes}")

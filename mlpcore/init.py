@@ -33,6 +33,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from mlpcore._checks import check_rng
 from mlpcore.module import Parameter
 
 Tensor = TypeVar("Tensor", Parameter, np.ndarray)
@@ -97,7 +98,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, *,
              rng: np.random.Generator | None = None) -> Tensor:
     """Fill with draws from U(a, b): mean (a + b) / 2, Var = (b - a)^2 / 12."""
     array = _array_of(tensor, "uniform_")
-    generator = _check_rng(rng, "uniform_")
+    generator = check_rng(rng, "uniform_")
     if not (math.isfinite(a) and math.isfinite(b) and a <= b):
         raise ValueError(f"uniform_(a={a}, b={b}): expected finite bounds with a <= b")
     _fill_uniform(array, a, b, generator)
@@ -108,7 +109,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, *,
             rng: np.random.Generator | None = None) -> Tensor:
     """Fill with draws from N(mean, std^2)."""
     array = _array_of(tensor, "normal_")
-    generator = _check_rng(rng, "normal_")
+    generator = check_rng(rng, "normal_")
     if not (math.isfinite(mean) and math.isfinite(std) and std >= 0):
         raise ValueError(f"normal_(mean={mean}, std={std}): expected a finite mean "
                          f"and a finite std >= 0")
@@ -143,7 +144,7 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0, *,
     Var = 1/fan_out). Meant for tanh/sigmoid/linear layers.
     """
     array = _array_of(tensor, "xavier_uniform_")
-    generator = _check_rng(rng, "xavier_uniform_")
+    generator = check_rng(rng, "xavier_uniform_")
     std = _xavier_std(array, gain, "xavier_uniform_")
     bound = math.sqrt(3.0) * std  # U(-a, a) has variance a^2 / 3
     _fill_uniform(array, -bound, bound, generator)
@@ -158,7 +159,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, *,
     and backward (1/fan_out) conditions in harmonic-mean form.
     """
     array = _array_of(tensor, "xavier_normal_")
-    generator = _check_rng(rng, "xavier_normal_")
+    generator = check_rng(rng, "xavier_normal_")
     _fill_normal(array, 0.0, _xavier_std(array, gain, "xavier_normal_"), generator)
     return tensor
 
@@ -175,7 +176,7 @@ def kaiming_uniform_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     is ReLU's gain sqrt(2).
     """
     array = _array_of(tensor, "kaiming_uniform_")
-    generator = _check_rng(rng, "kaiming_uniform_")
+    generator = check_rng(rng, "kaiming_uniform_")
     std = _kaiming_std(array, a, mode, nonlinearity, "kaiming_uniform_")
     bound = math.sqrt(3.0) * std
     _fill_uniform(array, -bound, bound, generator)
@@ -190,7 +191,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     Var[W] = gain^2 / fan (2 / fan_in for ReLU); see ``kaiming_uniform_`` for why.
     """
     array = _array_of(tensor, "kaiming_normal_")
-    generator = _check_rng(rng, "kaiming_normal_")
+    generator = check_rng(rng, "kaiming_normal_")
     std = _kaiming_std(array, a, mode, nonlinearity, "kaiming_normal_")
     _fill_normal(array, 0.0, std, generator)
     return tensor
@@ -206,13 +207,6 @@ def _array_of(tensor, caller: str) -> np.ndarray:
         raise TypeError(f"{caller} expects a float array, got dtype {array.dtype}; "
                         f"create it as float (e.g. np.zeros(shape, dtype=np.float32))")
     return array
-
-
-def _check_rng(rng, caller: str) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"{caller} needs an explicit random generator, got "
-                        f"{type(rng).__name__}: pass rng=np.random.default_rng(seed)")
-    return rng
 
 
 def _correct_fan(array: np.ndarray, mode: str, caller: str) -> int:
