@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Stored notebook outputs must be deterministic: no progress bars when executed by tools.
 export MLPCORE_QUIET := 1
 
-.PHONY: book test unit-and-notebooks build-strict execute install clean
+.PHONY: book test unit-and-notebooks build-strict execute install clean student grade linkcheck
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --keep-going
@@ -28,12 +28,26 @@ unit-and-notebooks: $(STAMP)
 execute: $(STAMP)
 	$(PY) tools/execute_notebooks.py book/*.ipynb
 
+# Student edition of every chapter in student/: solutions replaced by stubs (docs/grading.md).
+student: $(STAMP)
+	$(PY) tools/make_student_edition.py --out student book/*.ipynb
+
+# Grade submissions: make grade SUBMISSIONS=path/to/folder [REPORT=report.json]
+grade: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path [REPORT=report.json]"; exit 2; }
+	$(PY) -m pytest grading --submissions "$(SUBMISSIONS)" $(if $(REPORT),--report "$(REPORT)")
+
 install: $(STAMP)
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
 	touch $@
+
+# External links (papers, repository) need the network, so this is not part of `make test`
+# or CI; internal references are checked by the strict build (-W -n) that `make test` runs.
+linkcheck: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --builder linkcheck
 
 clean:
 	rm -rf _build

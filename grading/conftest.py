@@ -1,0 +1,122 @@
+"""The grader as a pytest plugin: one test per student × exercise.
+
+    python -m pytest grading --submissions PATH [--report report.json]
+           [--chapter ch00] [--exercise-timeout 10] [--grading-jobs N]
+
+PATH is a notebook, a .py module, or a folder of notebooks (repeat --submissions for
+several). Every exercise runs in its own Python process with a time limit, with the
+same cases as the inline checks (mlpcore/exercises/chNN.py). At the end a score table
+is printed, and with --report a JSON file with every student's points and messages.
+A test passes only with full points, so the exit status is 0 only if every
+submission is perfect (1 otherwise); read the table, not the exit status.
+See docs/grading.md.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+_ROOT = Path(__file__).resolve().parents[1]
+try:
+    import mlpcore.exercises  # noqa: F401
+except ImportError:  # run from a checkout without `pip install -e .`
+    sys.path.insert(0, str(_ROOT))
+
+from mlpcore.exercises import _grader  # noqa: E402
+from mlpcore.exercises._sandbox import DEFAULT_TIMEOUT  # noqa: E402
+
+_STATE = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("grading", "grading exercise notebooks (mlpcore)")
+    group.addoption("--submissions", action="append", metavar="PATH",
+                    help="a notebook, a .py module or a folder of notebooks to grade "
+                         "(repeatable)")
+    group.addoption("--report", metavar="FILE", help="also write a JSON report here")
+    group.addoption("--chapter", metavar="chNN",
+                    help="grade every submission as this chapter (default: detected)")
+    group.addoption("--exercise-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                    help=f"time limit per exercise (default {DEFAULT_TIMEOUT:g} s)")
+    group.addoption("--grading-jobs", type=int, default=None, metavar="N",
+                    help="exercises graded in parallel (default: CPU count, at most 8)")
+
+
+def _grading_requested(config) -> bool:
+    here = Path(__file__).resolve().parent
+    return any(Path(str(arg).split("::")[0]).resolve().is_relative_to(here)
+               for arg in config.args)
+
+
+def pytest_configure(config):
+    try:
+        paths = config.getoption("submissions")
+    except ValueError:  # this conftest was found late: the options do not exist
+        paths = None
+    if not paths:
+        if _grading_requested(config):
+            raise pytest.UsageError(
+                "the grader needs submissions: python -m pytest grading --submissions PATH "
+                "(a notebook, a .py module or a folder of notebooks); see docs/grading.md")
+        return
+    try:
+        submissions = _grader.plan(paths, config.getoption("chapter"))
+    except ValueError as exc:
+        raise pytest.UsageError(f"grading: {exc}") from exc
+    config.stash[_STATE] = {"submissions": submissions, "futures": None,
+                            "timeout": config.getoption("exercise_timeout")}
+
+
+def pytest_ignore_collect(collection_path, config):
+    if _STATE not in config.stash and collection_path.name == "test_submissions.py":
+        return True  # not grading (e.g. `pytest .`): nothing to collect here
+    return None
+
+
+def pytest_generate_tests(metafunc):
+    state = metafunc.config.stash.get(_STATE, None)
+    if state is None or "graded" not in metafunc.fixturenames:
+        return
+    params, ids = [], []
+    for submission in state["submissions"]:
+        if submission.error:
+            params.append((submission, None))
+            ids.append(f"{submission.student}/notebook")
+        for exercise in submission.exercises:
+            params.append((submission, exercise))
+            ids.append(f"{submission.student}/{exercise.id}")
+    metafunc.parametrize("graded", params, ids=ids, indirect=True)
+
+
+def pytest_collection_finish(session):
+    state = session.config.stash.get(_STATE, None)
+    if state is not None and state["futures"] is None:
+        state["futures"] = _grader.grade_all(
+            state["submissions"], state["timeout"], session.config.getoption("grading_jobs"))
+
+
+@pytest.fixture
+def graded(request):
+    """(submission, exercise, result): waits for that exercise's grading process."""
+    submission, exercise = request.param
+    if exercise is None:
+        return submission, None, None
+    future = request.config.stash[_STATE]["futures"][(submission.student, exercise.id)]
+    return submission, exercise, future.result()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    state = config.stash.get(_STATE, None)
+    if state is None or state["futures"] is None:
+        return
+    for future in state["futures"].values():  # e.g. after -x, let the rest finish
+        future.result()
+    terminalreporter.section("exercise scores")
+    for line in _grader.score_table(state["submissions"]):
+        terminalreporter.write_line(line)
+    report = config.getoption("report")
+    if report:
+        _grader.write_report(state["submissions"], report, state["timeout"])
+        terminalreporter.write_line(f"JSON report written to {report}")

@@ -1,0 +1,172 @@
+"""Compare a learner's answer with the reference and say, in one line, what is wrong.
+
+Case files call ``compare_outputs`` (several named arrays) or ``compare_array`` (one);
+both return None when the answer is right, else a ``Failure`` whose message shows
+what was expected and what came (shapes, the first few numbers, the largest error)
+and whose hint names the likely mistake. Known mistakes are passed in as
+``(wrong_value, hint)`` pairs computed by the case file: if the learner's answer
+equals one of them, that hint is the diagnosis. A wrong value given as a plain tuple
+is a shape: an answer of that (wrong) shape gets the hint, whatever its values.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from mlpcore.exercises._registry import Failure
+
+RTOL = 1e-6
+ATOL = 1e-9
+_PREVIEW = 4
+
+Mistake = tuple  # (wrong array or wrong shape tuple, hint)
+
+
+def describe(value: Any) -> str:
+    """A short, deterministic description of any value (for 'got ...')."""
+    if value is None:
+        return "None"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (tuple, list)):
+        kind = type(value).__name__
+        return f"a {kind} of length {len(value)}"
+    if isinstance(value, (int, float, np.number)):
+        return f"the number {float(value):.4g}"
+    return f"a {type(value).__name__}"
+
+
+def preview(array: np.ndarray) -> str:
+    """'(4, 3) [0.1234, -1.05, 0.3372, 2.1, ...]': the shape and the first few values."""
+    flat = np.ravel(array)
+    values = ", ".join(f"{float(v):.4g}" for v in flat[:_PREVIEW])
+    more = ", ..." if flat.size > _PREVIEW else ""
+    return f"{tuple(np.shape(array))} [{values}{more}]"
+
+
+def _close(got: np.ndarray, expected: np.ndarray, rtol: float = RTOL, atol: float = ATOL) -> bool:
+    return got.shape == expected.shape and bool(np.allclose(got, expected, rtol=rtol, atol=atol))
+
+
+def _scale_factor(got: np.ndarray, expected: np.ndarray) -> Optional[float]:
+    """c if got == c * expected for one constant c != 1 (e.g. a missing 1/N), else None."""
+    norm2 = float(np.sum(expected * expected))
+    if norm2 == 0.0:
+        return None
+    factor = float(np.sum(got * expected)) / norm2
+    residual = float(np.linalg.norm(got - factor * expected))
+    if residual > 1e-6 * np.sqrt(norm2) * max(1.0, abs(factor)) or abs(factor - 1.0) < 1e-6:
+        return None
+    return factor
+
+
+def as_numeric_array(value: Any, label: str) -> np.ndarray | Failure:
+    """``value`` as a real ndarray, or a Failure saying why it is not one."""
+    if value is None:
+        return Failure(f"{label}: got None instead of an array",
+                       "did you forget a `return` statement, or return the result of an "
+                       "in-place operation such as `x += 1`?")
+    try:
+        array = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        return Failure(f"{label}: could not turn {describe(value)} into an array ({exc})")
+    if array.dtype.kind not in "fiu":
+        return Failure(f"{label}: expected real numbers, got {describe(value)}",
+                       "return a NumPy array of floats")
+    return array
+
+
+def compare_array(label: str, got: Any, expected: np.ndarray, *,
+                  mistakes: Sequence[Mistake] = (), nan_hint: str = "",
+                  default_hint: str = "", rtol: float = RTOL, atol: float = ATOL) -> Optional[Failure]:
+    """None if ``got`` equals ``expected`` (same shape and dtype, values within
+    rtol/atol), else a Failure with the most specific hint available."""
+    array = as_numeric_array(got, label)
+    if isinstance(array, Failure):
+        return array
+    expected = np.asarray(expected)
+
+    if array.shape != expected.shape:
+        message = f"{label}: expected shape {expected.shape}, got shape {array.shape}"
+        return Failure(message, _shape_hint(array, expected, mistakes))
+
+    if array.dtype != expected.dtype:
+        hint = ("integer arithmetic lost the fractions: build arrays from the inputs "
+                "(np.zeros_like(x), x.copy()) instead of np.zeros(n, dtype=int)"
+                if array.dtype.kind in "iu" else
+                "keep the dtype of the inputs: no astype(...) to another precision")
+        return Failure(f"{label}: expected dtype {expected.dtype}, got {array.dtype}", hint)
+
+    bad = ~np.isfinite(array)
+    if bad.any() and np.isfinite(expected).all():
+        message = (f"{label}: {int(bad.sum())} of {array.size} entries are NaN or inf "
+                   f"(expected {preview(expected)})")
+        return Failure(message, nan_hint or "look for an overflow (exp of a large number) "
+                                            "or a division by zero")
+
+    if _close(array, expected, rtol, atol):
+        return None
+
+    error = float(np.max(np.abs(array - expected)))
+    message = (f"{label}: expected {preview(expected)}, got {preview(array)}; "
+               f"max abs error {error:.3g}")
+    for wrong, hint in mistakes:
+        if not isinstance(wrong, tuple) and _close(array, np.asarray(wrong)):
+            return Failure(message, hint)
+    factor = _scale_factor(array, expected)
+    if factor is not None:
+        if abs(factor + 1.0) < 1e-6:
+            return Failure(message, "the sign is flipped")
+        return Failure(message, f"your values are {factor:.4g} times the expected ones: "
+                                f"a missing or extra constant factor")
+    return Failure(message, default_hint)
+
+
+def _shape_hint(array: np.ndarray, expected: np.ndarray, mistakes: Sequence[Mistake]) -> str:
+    for wrong, hint in mistakes:  # a known wrong answer first, then a known wrong shape
+        if not isinstance(wrong, tuple) and _close(array, np.asarray(wrong)):
+            return hint
+    for wrong, hint in mistakes:
+        shape = wrong if isinstance(wrong, tuple) else np.shape(wrong)
+        if tuple(shape) == array.shape:
+            return hint
+    if array.ndim == 2 and array.shape == expected.shape[::-1]:
+        return "the result looks transposed: check the order of the matrix product"
+    if array.shape == (1,) + expected.shape or array.shape == expected.shape + (1,):
+        return "there is an extra axis of length 1: drop keepdims=True or index it away"
+    if array.size == expected.size:
+        return "the right number of entries in the wrong shape: check reshapes and keepdims"
+    return ""
+
+
+def compare_outputs(output: Any, names: Sequence[str], expected: Sequence[np.ndarray], *,
+                    mistakes: Optional[dict[str, Sequence[Mistake]]] = None,
+                    nan_hint: str = "", default_hints: Optional[dict[str, str]] = None,
+                    ) -> Optional[Failure]:
+    """Check a function that returns a tuple of arrays (``names`` in order).
+
+    The first wrong entry is reported. If it equals another entry's expected value,
+    the hint says the outputs are in the wrong order."""
+    mistakes = mistakes or {}
+    default_hints = default_hints or {}
+    order = ", ".join(names)
+    if len(names) == 1:
+        return compare_array(names[0], output, expected[0], mistakes=mistakes.get(names[0], ()),
+                             nan_hint=nan_hint, default_hint=default_hints.get(names[0], ""))
+    if not isinstance(output, (tuple, list)) or len(output) != len(names):
+        return Failure(f"expected a tuple of {len(names)} arrays ({order}), got {describe(output)}",
+                       f"end with `return {order}`")
+    for index, (name, got, want) in enumerate(zip(names, output, expected)):
+        failure = compare_array(name, got, want, mistakes=mistakes.get(name, ()),
+                                nan_hint=nan_hint, default_hint=default_hints.get(name, ""))
+        if failure is None:
+            continue
+        array = np.asarray(got) if isinstance(got, np.ndarray) else None
+        for other_index, other in enumerate(expected):
+            if other_index != index and array is not None and _close(array, other):
+                return Failure(failure.message,
+                               f"this is {names[other_index]}: return them in the order "
+                               f"({order})")
+        return failure
+    return None

@@ -1,0 +1,250 @@
+"""The grader: the same cases as the inline checks, one process per exercise, and a
+zero with a clear message (never a crash) for whatever a submission does wrong."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from fixtures.exercise_notebooks import (ROOT, cell_text, chapter0_notebook, load_tool,
+                                         with_cell, write)
+from mlpcore.exercises import chapter_exercises, get_exercise, run_exercise
+from mlpcore.exercises._grader import discover, grade_all, plan, score_table, write_report
+from test_exercises_ch00 import MUTANTS, define
+
+EXERCISES = chapter_exercises("ch00")
+MAX = sum(exercise.max_points for exercise in EXERCISES)
+TIMEOUT = 3.0
+make_student = load_tool("make_student_edition")
+
+
+@pytest.fixture(scope="module")
+def reference_path(tmp_path_factory) -> Path:
+    return chapter0_notebook(tmp_path_factory.mktemp("book"))
+
+
+@pytest.fixture(scope="module")
+def reference(reference_path) -> dict:
+    return json.loads(nbformat.writes(nbformat.read(reference_path, as_version=4)))
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory) -> Path:
+    """A folder outside every exercise's temporary folder: nothing may appear in it."""
+    return tmp_path_factory.mktemp("outside")
+
+
+def first_mutant(exercise_id: str) -> str:
+    return textwrap.dedent(next(m[2] for m in MUTANTS if m[0] == exercise_id))
+
+
+def prepend(reference: dict, function: str, lines: str) -> dict:
+    return with_cell(reference, function, lines + cell_text(reference, function))
+
+
+@pytest.fixture(scope="module")
+def graded(reference, reference_path, outside, tmp_path_factory):
+    """A class of submissions, graded once: student name -> Submission."""
+    folder = tmp_path_factory.mktemp("class")
+    write(reference, folder / "reference.ipynb")
+    student, _ = make_student.student_notebook(nbformat.read(reference_path, as_version=4),
+                                               "00_mlp_in_numpy")
+    nbformat.write(student, folder / "student.ipynb")
+    mutant = reference
+    for exercise in EXERCISES:
+        mutant = with_cell(mutant, exercise.function, first_mutant(exercise.id))
+    write(mutant, folder / "mutants.ipynb")
+    (folder / "not_json.ipynb").write_text("{ this is not a notebook", encoding="utf-8")
+    missing = dict(reference, cells=[c for c in reference["cells"]
+                                     if "def sgd_momentum_step(" not in "".join(c["source"])])
+    write(missing, folder / "missing_exercise.ipynb")
+    write(with_cell(reference, "linear_backward",
+                    "def linear_backward(x, weight, grad_out):\n"
+                    "    return grad_out @ weight.T x.T @ grad_out\n"), folder / "syntax_error.ipynb")
+    write(with_cell(reference, "softmax_cross_entropy_grad",
+                    "def softmax_cross_entropy_grad(logits):\n    return logits\n"),
+          folder / "wrong_signature.ipynb")
+    write(with_cell(reference, "sgd_momentum_step",
+                    "def sgd_momentum_step(param, grad, buf, lr, momentum):\n"
+                    "    while True:\n        pass\n"), folder / "infinite_loop.ipynb")
+    write(prepend(reference, "softmax_cross_entropy_grad", "import sys\nsys.exit(3)\n"),
+          folder / "sys_exit.ipynb")
+    write(prepend(reference, "linear_backward", "import os\nos._exit(7)\n"),
+          folder / "os_exit.ipynb")
+    write(prepend(reference, "sgd_momentum_step",
+                  f"open({str(outside / 'written.txt')!r}, 'w').write('x')\n"),
+          folder / "writes_outside.ipynb")
+    write(prepend(reference, "sgd_momentum_step",
+                  f"import subprocess\nsubprocess.run(['touch', {str(outside / 'spawned')!r}])\n"),
+          folder / "spawns.ipynb")
+    write(prepend(reference, "linear_backward",
+                  "import os\nopen('scratch.txt', 'w').write('fine')\nos.remove('scratch.txt')\n"),
+          folder / "writes_inside.ipynb")
+    module = tmp_path_factory.mktemp("module") / "module_student.py"
+    module.write_text("import numpy as np\n\n" + "\n\n".join(
+        cell_text(reference, e.function) for e in EXERCISES) + "\n", encoding="utf-8")
+
+    submissions = plan([str(folder), str(module)])
+    for future in grade_all(submissions, timeout=TIMEOUT).values():
+        future.result()
+    return {submission.student: submission for submission in submissions}
+
+
+def results(submission) -> dict:
+    return {exercise_id.split(".")[1]: result for exercise_id, result in submission.results.items()}
+
+
+@pytest.mark.parametrize("student", ["reference", "module_student", "writes_inside"])
+def test_reference_solutions_score_100_percent(graded, student):
+    submission = graded[student]
+    assert submission.chapter == "ch00"
+    assert submission.points == submission.max_points > 0, score_table([submission])
+
+
+def test_student_edition_scores_zero_not_attempted(graded):
+    submission = graded["student"]
+    assert submission.points == 0
+    assert {r.status for r in submission.results.values()} == {"not_attempted"}
+
+
+def test_grader_and_inline_check_agree_on_mutants(graded):
+    """Same cases, same verdicts: what `check` says in the notebook is what the grader
+    scores."""
+    for exercise in EXERCISES:
+        by_grader = graded["mutants"].results[exercise.id]
+        inline = run_exercise(exercise, define(first_mutant(exercise.id), exercise.function))
+        assert by_grader.points < exercise.max_points
+        assert [(c.name, c.status, c.points, c.hint) for c in by_grader.cases] == \
+               [(c.name, c.status, c.points, c.hint) for c in inline.cases]
+
+
+@pytest.mark.parametrize("student, function, fragment", [
+    ("missing_exercise", "sgd_momentum_step", "exercise cell not found"),
+    ("syntax_error", "linear_backward", "syntax error in the exercise cell, line 2"),
+    ("wrong_signature", "softmax_cross_entropy_grad", "wrong signature"),
+    ("infinite_loop", "sgd_momentum_step", f"timed out after {TIMEOUT:g} s"),
+    ("sys_exit", "softmax_cross_entropy_grad", "called sys.exit(3)"),
+    ("os_exit", "linear_backward", "exit code 7"),
+    ("writes_outside", "sgd_momentum_step", "refused by the grader: open("),
+    ("spawns", "sgd_momentum_step", "refused by the grader: subprocess.Popen"),
+])
+def test_a_broken_exercise_costs_that_exercise_only(graded, student, function, fragment):
+    submission = graded[student]
+    broken = results(submission)[function]
+    assert broken.points == 0 and broken.status == "error"
+    assert fragment in broken.message, broken.message
+    for name, result in results(submission).items():
+        if name != function:
+            assert result.points == result.max_points, (name, result.summary())
+
+
+def test_nothing_is_written_outside_the_temporary_folder(graded, outside):
+    assert graded["writes_outside"].results and graded["spawns"].results
+    assert list(outside.iterdir()) == []
+    assert not (ROOT / "scratch.txt").exists() and not Path("scratch.txt").exists()
+
+
+def test_unreadable_notebook_scores_zero_with_a_clear_message(graded):
+    submission = graded["not_json"]
+    assert submission.chapter == "ch00", "the chapter comes from the rest of the class"
+    assert len(submission.results) == len(EXERCISES) and submission.points == 0
+    for result in submission.results.values():
+        assert result.message.startswith("could not read notebook: not valid JSON")
+
+
+def test_report_has_points_and_messages_per_student_and_exercise(graded, tmp_path):
+    path = tmp_path / "report.json"
+    write_report(list(graded.values()), str(path), TIMEOUT)
+    report = json.loads(path.read_text(encoding="utf-8"))
+    by_student = {s["student"]: s for s in report["submissions"]}
+    assert set(by_student) == set(graded)
+    assert by_student["reference"]["percent"] == 100.0
+    syntax = {e["id"]: e for e in by_student["syntax_error"]["exercises"]}
+    assert syntax["ch00.linear_backward"]["points"] == 0
+    assert "syntax error" in syntax["ch00.linear_backward"]["messages"][0]
+    assert report["max_points"] == sum(s["max_points"] for s in report["submissions"])
+
+
+def test_score_table_lists_every_student_with_a_total(graded):
+    table = "\n".join(score_table(list(graded.values())))
+    for student in graded:
+        assert f"\n{student} " in table
+    assert f"{MAX}/{MAX} (100 %)" in table and "0/3 not attempted" in table
+
+
+def test_discover_names_students_by_file_and_skips_checkpoints(tmp_path):
+    (tmp_path / "group" / ".ipynb_checkpoints").mkdir(parents=True)
+    for name in ["alice.ipynb", "group/bob.ipynb", "group/.ipynb_checkpoints/bob-checkpoint.ipynb"]:
+        (tmp_path / name).write_text("{}", encoding="utf-8")
+    assert [s for s, _ in discover([str(tmp_path)])] == ["alice", "group/bob"]
+    twin = tmp_path / "other" / "alice.ipynb"
+    twin.parent.mkdir()
+    twin.write_text("{}", encoding="utf-8")
+    names = [s for s, _ in discover([str(tmp_path / "alice.ipynb"), str(twin), str(twin)])]
+    assert len(set(names)) == 3 and names[1].startswith("other/alice")
+    with pytest.raises(ValueError, match="no such file"):
+        discover([str(tmp_path / "nobody")])
+    with pytest.raises(ValueError, match="no notebooks"):
+        discover([str(tmp_path / "group" / ".ipynb_checkpoints")])
+
+
+def test_chapter_comes_from_content_then_name_then_instructor(tmp_path, reference):
+    write(reference, tmp_path / "alice.ipynb")
+    (tmp_path / "bob_ch00.ipynb").write_text("not json", encoding="utf-8")
+    chapters = {s.student: s.chapter for s in plan([str(tmp_path)])}
+    assert chapters == {"alice": "ch00", "bob_ch00": "ch00"}
+    lonely = tmp_path / "lonely"
+    lonely.mkdir()
+    (lonely / "carol.ipynb").write_text("not json", encoding="utf-8")
+    (carol,) = plan([str(lonely)])
+    assert carol.chapter is None and "--chapter" in carol.error
+    (carol,) = plan([str(lonely)], chapter="ch00")
+    assert carol.chapter == "ch00"
+    with pytest.raises(ValueError, match="unknown chapter"):
+        plan([str(lonely)], chapter="ch99")
+
+
+def test_timeout_message_and_exercise_process_is_killed(reference, tmp_path):
+    notebook = with_cell(reference, "linear_backward",
+                         "def linear_backward(x, weight, grad_out):\n    while True:\n        pass\n")
+    (submission,) = plan([str(write(notebook, tmp_path / "loop.ipynb"))])
+    exercise = get_exercise("ch00.linear_backward")
+    from mlpcore.exercises._grader import grade_exercise
+    result = grade_exercise(submission, exercise, timeout=1.0)
+    assert result.status == "error" and "timed out after 1 s" in result.message
+
+
+def run_grader(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "pytest", "grading", "-p", "no:cacheprovider",
+                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_the_pytest_command_grades_a_folder_and_writes_a_report(reference, tmp_path):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    write(reference, folder / "ada.ipynb")
+    (folder / "bob.ipynb").write_text("not a notebook", encoding="utf-8")
+    report = tmp_path / "report.json"
+    run = run_grader("--submissions", str(folder), "--report", str(report),
+                     "--exercise-timeout", "10")
+    assert run.returncode == 1, run.stdout + run.stderr  # bob's tests fail; the grader does not crash
+    out = run.stdout
+    assert "exercise scores" in out and "JSON report written" in out
+    assert f"{len(EXERCISES)} failed, {len(EXERCISES)} passed" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line.startswith(("ada ", "bob "))}
+    assert lines["ada"].endswith(f"{MAX}/{MAX} (100 %)") and lines["bob"].endswith(f"0/{MAX} (0 %)")
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert [s["points"] for s in data["submissions"]] == [MAX, 0]
+
+
+def test_the_pytest_command_explains_a_missing_submissions_option():
+    run = run_grader()
+    assert run.returncode == 4
+    assert "--submissions PATH" in run.stderr
