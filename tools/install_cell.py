@@ -1,0 +1,137 @@
+"""The first code cell of every chapter: install mlpcore when it is missing (Colab).
+
+The repository is named once, in _config.yml (`repository.url`); the launch buttons
+use it and so does this cell. `install_cell_source()` builds the cell's exact text
+from it, tests/test_install_cell.py checks every notebook against it, and this
+script writes it into notebooks:
+
+    python tools/install_cell.py                        # print the cell
+    python tools/install_cell.py --check book/*.ipynb   # exit 1 if a notebook's first code cell differs
+    python tools/install_cell.py --fix book/*.ipynb     # make the first code cell the install cell
+
+The cell does nothing where mlpcore is importable (the book's own environment, a
+clone with `pip install -e .`). Where it is missing (Colab, a fresh kernel) it runs
+`%pip install "mlpcore @ git+<repository url>"`: `%pip` installs into the kernel's
+own environment, and pip keeps an installed numpy that satisfies mlpcore's
+`numpy>=1.24` instead of reinstalling it. MLPCORE_SOURCE overrides the source (the
+fresh-environment test points it at `file://<checkout>`).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "_config.yml"
+INSTALL_CELL_TAG = "remove-cell"
+
+_TEMPLATE = '''\
+# Colab or a fresh kernel: install mlpcore if it is missing. Elsewhere this does nothing.
+import importlib.util, os
+if importlib.util.find_spec("mlpcore") is None:
+    source = os.environ.get("MLPCORE_SOURCE", "git+{url}")
+    %pip install --quiet "mlpcore @ {{source}}"'''
+
+
+def repository_url(config_path: Path = CONFIG) -> str:
+    """The `repository.url` of _config.yml, without a trailing slash or `.git`."""
+    import yaml
+
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    try:
+        url = str(config["repository"]["url"]).strip()
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{config_path} has no repository.url; the install cell needs it") from exc
+    url = url.rstrip("/")
+    return url[: -len(".git")] if url.endswith(".git") else url
+
+
+def install_cell_source(config_path: Path = CONFIG) -> str:
+    """The exact source text of the install cell (no trailing newline, as Jupyter stores it)."""
+    return _TEMPLATE.format(url=repository_url(config_path))
+
+
+def install_cell(config_path: Path = CONFIG):
+    """A new nbformat code cell holding the install cell, tagged so the book hides it."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(install_cell_source(config_path))
+    cell.metadata["tags"] = [INSTALL_CELL_TAG]
+    return cell
+
+
+def first_code_cell(nb) -> tuple[int, object] | tuple[None, None]:
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            return index, cell
+    return None, None
+
+
+def check(path: Path, expected: str) -> list[str]:
+    """Problems with a notebook's install cell, in words (empty list: all good)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    _, cell = first_code_cell(nb)
+    if cell is None:
+        return [f"{path}: has no code cell; its first code cell must be the install cell"]
+    problems = []
+    if cell.source != expected:
+        problems.append(f"{path}: first code cell is not the install cell built from "
+                        f"_config.yml; run: python tools/install_cell.py --fix {path}")
+    if INSTALL_CELL_TAG not in cell.metadata.get("tags", []):
+        problems.append(f"{path}: install cell lacks the {INSTALL_CELL_TAG!r} tag")
+    return problems
+
+
+def fix(path: Path, config_path: Path = CONFIG) -> bool:
+    """Make the first code cell the install cell; True if the file changed.
+
+    A first code cell that already starts like an install cell is replaced;
+    otherwise the install cell is inserted before the first code cell.
+    """
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    expected = install_cell_source(config_path)
+    index, cell = first_code_cell(nb)
+    if cell is not None and cell.source == expected and \
+            INSTALL_CELL_TAG in cell.metadata.get("tags", []):
+        return False
+    new = install_cell(config_path)
+    if cell is not None and cell.source.startswith(expected.splitlines()[0]):
+        new.metadata = cell.metadata
+        new.metadata.setdefault("tags", [])
+        if INSTALL_CELL_TAG not in new.metadata["tags"]:
+            new.metadata["tags"].append(INSTALL_CELL_TAG)
+        new.id = cell.get("id", new.id)
+        nb.cells[index] = new
+    else:
+        nb.cells.insert(index if index is not None else len(nb.cells), new)
+    nbformat.write(nb, path)
+    return True
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--check", action="store_true", help="report notebooks whose install cell differs")
+    group.add_argument("--fix", action="store_true", help="write the install cell into the notebooks")
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    if not (args.check or args.fix):
+        print(install_cell_source())
+        return 0
+    if args.fix:
+        for path in args.notebooks:
+            print(f"{path}: {'install cell written' if fix(path) else 'already up to date'}")
+        return 0
+    expected = install_cell_source()
+    problems = [problem for path in args.notebooks for problem in check(path, expected)]
+    print("\n".join(problems) or f"{len(args.notebooks)} notebook(s): install cell up to date")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
