@@ -13,7 +13,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
+
+from book_toc import toc_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -183,25 +184,8 @@ def test_bibliography_entries():
 
 # ---------------------------------------------------------------- table of contents
 
-def toc_files() -> list[str]:
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = []
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(str(entry["file"]))
-            walk(entry.get("chapters"))
-            walk(entry.get("sections"))
-            walk(entry.get("parts"))
-
-    walk(toc.get("parts"))
-    walk(toc.get("chapters"))
-    return files
-
-
 def test_every_chapter_is_in_the_toc_and_back_matter_is_last():
-    files = toc_files()
+    files = toc_pages()[1:]  # the chapters and back matter, without the root
     missing = [f"book/{p.stem}" for p in NOTEBOOKS if f"book/{p.stem}" not in files]
     assert not missing, f"notebooks not in _toc.yml (they would not be built): {missing}"
     assert files[-2:] == ["book/glossary", "book/references"], \

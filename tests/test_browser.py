@@ -32,6 +32,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from book_toc import toc_pages
+
 ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -49,25 +51,6 @@ LOCAL_HOSTS = {"127.0.0.1"}
 
 def load_config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-
-
-def toc_pages() -> list[str]:
-    """Every document of _toc.yml (root first), as paths without suffix, e.g. 'book/intro'."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(str(entry["file"]).rsplit(".", 1)[0]
-                             if str(entry["file"]).endswith((".md", ".ipynb")) else str(entry["file"]))
-            walk(entry.get("chapters"))
-            walk(entry.get("sections"))
-            walk(entry.get("parts"))
-
-    walk(toc.get("parts"))
-    walk(toc.get("chapters"))
-    return pages
 
 
 def expected_colab_url(page: str) -> str | None:
