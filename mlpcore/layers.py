@@ -35,7 +35,9 @@ class Linear(Module):
 
     Backward, with :math:`G = \partial L/\partial y`:
     :math:`\partial L/\partial W = x^\top G`, :math:`\partial L/\partial b = \sum_n G_n`,
-    :math:`\partial L/\partial x = G W^\top`.
+    :math:`\partial L/\partial x = G W^\top`. ``backward(G, needs_input_grad=False)``
+    skips the last product and returns None: the first layer of a model gets data, whose
+    gradient nobody uses (PyTorch skips it too, for inputs with requires_grad=False).
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
@@ -70,13 +72,16 @@ class Linear(Module):
             y += self.bias.data
         return y
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *,
+                 needs_input_grad: bool = True) -> np.ndarray | None:
         x = self._take_cache()
         grad_out = check_grad_out(self._name(), grad_out, (x.shape[0], self.out_features),
                                   self.weight.dtype)
         self.weight.accumulate_grad(x.T @ grad_out)
         if self.bias is not None:
             self.bias.accumulate_grad(grad_out.sum(axis=0))
+        if not needs_input_grad:
+            return None
         return grad_out @ self.weight.data.T
 
     def extra_repr(self) -> str:
@@ -127,7 +132,7 @@ class Dropout(Module):
             self._fixed = previous
 
     def forward(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-        x = as_float_array(x, repr(self))
+        x = as_float_array(x, self)
         if not self.training:
             if mask is not None:
                 raise ValueError(f"{self!r} is in eval mode, where it is the identity; a "
@@ -165,8 +170,8 @@ class Dropout(Module):
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
         shape, scale = self._take_cache()
         if scale is None:
-            return check_grad_out(repr(self), grad_out, shape, np.asarray(grad_out).dtype)
-        return check_grad_out(repr(self), grad_out, shape, scale.dtype) * scale
+            return check_grad_out(self, grad_out, shape, np.asarray(grad_out).dtype)
+        return check_grad_out(self, grad_out, shape, scale.dtype) * scale
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -266,7 +271,17 @@ class Sequential(Module):
             x = layer(x)
         return x
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        for layer in reversed(self._layers):
+    def backward(self, grad_out: np.ndarray, *,
+                 needs_input_grad: bool = True) -> np.ndarray | None:
+        """Backward through the layers in reverse order; returns d loss / d input.
+
+        ``needs_input_grad=False``, for a training step whose input is data: the
+        first layer may skip d loss / d input (a Linear saves its product G Wᵀ, a
+        third of its backward) and None is returned.
+        """
+        for index in reversed(range(len(self._layers))):
+            layer = self._layers[index]
+            if index == 0 and not needs_input_grad and isinstance(layer, (Linear, Sequential)):
+                return layer.backward(grad_out, needs_input_grad=False)
             grad_out = layer.backward(grad_out)
-        return grad_out
+        return grad_out if needs_input_grad else None

@@ -92,17 +92,22 @@ class BatchNorm1d(Module):
                     f"'Expected more than 1 value per channel when training'). Use a batch "
                     f"of at least 2, or call .eval() to use the running statistics.")
             mean = x.mean(axis=0)
-            var = x.var(axis=0)  # biased (divide by N): what normalises the batch
+            centered = x - mean
+            var = (centered * centered).mean(axis=0)  # biased (divide by N): normalises the batch
             if self.training and self.track_running_stats:
                 self._update_running_stats(mean, var, batch_size)
         else:
-            mean, var = self.running_mean, self.running_var
+            centered = x - self.running_mean
+            var = self.running_var
         inv_std = 1 / np.sqrt(var + self.eps)
-        x_hat = (x - mean) * inv_std
+        x_hat = centered
+        x_hat *= inv_std  # normalise in place: the centred array is not needed again
         self._cache = (x_hat, inv_std, use_batch_stats)
         if not self.affine:
             return x_hat
-        return x_hat * self.weight.data + self.bias.data
+        y = x_hat * self.weight.data
+        y += self.bias.data
+        return y
 
     def _update_running_stats(self, mean: np.ndarray, var: np.ndarray, batch_size: int) -> None:
         self.num_batches_tracked += 1
@@ -118,27 +123,34 @@ class BatchNorm1d(Module):
         self.running_var += factor * unbiased_var
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        r"""With :math:`g = \partial L/\partial y` and :math:`\hat g = \gamma \odot g`:
+        r"""With :math:`g = \partial L/\partial y` (rows n = 1..N):
 
-        * batch statistics (training): :math:`\partial L/\partial x = \frac{1}{\sqrt{\sigma^2+\epsilon}}
-          \left(\hat g - \overline{\hat g} - \hat x \odot \overline{\hat g \odot \hat x}\right)`,
-          bars being means over the batch (mu and sigma depend on x);
-        * running statistics (eval): :math:`\partial L/\partial x = \hat g / \sqrt{\sigma^2+\epsilon}`;
         * :math:`\partial L/\partial\gamma = \sum_n g \odot \hat x`,
-          :math:`\partial L/\partial\beta = \sum_n g`.
+          :math:`\partial L/\partial\beta = \sum_n g`;
+        * batch statistics (training), where mu and sigma depend on x:
+          :math:`\partial L/\partial x = \frac{\gamma}{\sqrt{\sigma^2+\epsilon}} \odot
+          \left(g - \overline{g} - \hat x \odot \overline{g \odot \hat x}\right)`,
+          bars being means over the batch, i.e. the two sums above divided by N;
+        * running statistics (eval): :math:`\partial L/\partial x =
+          \frac{\gamma}{\sqrt{\sigma^2+\epsilon}} \odot g`.
+
+        Without ``affine``, gamma = 1 and no parameter gradient is accumulated.
         """
         x_hat, inv_std, use_batch_stats = self._take_cache()
         grad_out = check_grad_out(self._name(), grad_out, x_hat.shape, x_hat.dtype)
+        scale = inv_std * self.weight.data if self.affine else inv_std  # gamma / sigma, (C,)
+        sum_grad = grad_out.sum(axis=0)
+        sum_grad_x_hat = (grad_out * x_hat).sum(axis=0)
         if self.affine:
-            self.weight.accumulate_grad((grad_out * x_hat).sum(axis=0))
-            self.bias.accumulate_grad(grad_out.sum(axis=0))
-            grad_x_hat = grad_out * self.weight.data
-        else:
-            grad_x_hat = grad_out
+            self.weight.accumulate_grad(sum_grad_x_hat)
+            self.bias.accumulate_grad(sum_grad)
         if not use_batch_stats:
-            return grad_x_hat * inv_std
-        return (grad_x_hat - grad_x_hat.mean(axis=0)
-                - x_hat * (grad_x_hat * x_hat).mean(axis=0)) * inv_std
+            return grad_out * scale
+        batch_size = x_hat.shape[0]
+        grad_x = grad_out - sum_grad / batch_size
+        grad_x -= x_hat * (sum_grad_x_hat / batch_size)
+        grad_x *= scale
+        return grad_x
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -8,7 +8,10 @@ One optimisation step of ``fit`` is exactly the loop a chapter writes by hand::
     model.backward(loss_fn.backward())
     optimizer.step()
 
-plus the optional hooks: an explicit penalty, gradient clipping, a callback.
+plus the optional hooks: an explicit penalty, gradient clipping, a callback. For a
+``Sequential`` model ``fit`` passes ``needs_input_grad=False`` to ``backward``: the
+gradient with respect to the data is never used, and skipping it saves the first
+layer's largest product (PyTorch skips it too, for inputs without ``requires_grad``).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import numpy as np
 
 from mlpcore.clip import clip_grads_with_norm_, get_total_norm
 from mlpcore.data import minibatches
+from mlpcore.layers import Sequential
 from mlpcore.losses import CrossEntropyLoss
 from mlpcore.module import Module
 
@@ -302,7 +306,10 @@ def fit(model: Module, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, *, epoc
                     check("minibatch loss", loss)
                     last.update(loss=loss, step=where["global_step"])
                     batch_losses.append(loss)
-                    model.backward(loss_fn.backward())
+                    if isinstance(model, Sequential):
+                        model.backward(loss_fn.backward(), needs_input_grad=False)
+                    else:
+                        model.backward(loss_fn.backward())
                     penalty_value = None
                     if penalty is not None:
                         penalty_value = float(penalty(model))
