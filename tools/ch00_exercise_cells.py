@@ -17,13 +17,14 @@ contain them yet (tests/test_grading.py: chapter0_notebook).
 INTRO = """\
 ## Exercises
 
-Three exercises, each graded by the check cell right below it. Write your code in
-the exercise cell between the `### BEGIN SOLUTION` and `### END SOLUTION` lines (in
-the student edition: replace the line `raise NotImplementedError(...)`), run that
-cell, then run the check: it prints one line per test case, ✓ or ✗ with what was
-expected, what came and a hint. An exercise you have not attempted yet only says so;
-the rest of the notebook uses `mlpcore`'s own code, so it runs either way. In the HTML
-book each reference solution is hidden behind a toggle: try before you look.
+Three graded exercises, each checked by the cell right below it, and one open-ended
+one at the end. Write your code in the exercise cell between the `### BEGIN SOLUTION`
+and `### END SOLUTION` lines (in the student edition: replace the line
+`raise NotImplementedError(...)`), run that cell, then run the check: it prints one
+line per test case, ✓ or ✗ with what was expected, what came and a hint. An exercise
+you have not attempted yet only says so; the rest of the notebook uses `mlpcore`'s
+own code, so it runs either way. In the HTML book each reference solution is hidden
+behind a toggle: try before you look.
 
 Each exercise cell must be **self-contained**: only `import numpy as np` is assumed,
 because the grader runs each exercise cell on its own, with the same tests."""
