@@ -161,10 +161,10 @@ class Module:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         own = dict(self.named_parameters())
-        buffers = {name: (module, local)
-                   for module, prefix in self._modules_with_prefix()
-                   for local in vars(module).get("_buffer_names", [])
-                   for name in [prefix + local]}
+        buffers = {}  # full name -> (module that holds it, its name there)
+        for module, prefix in self._modules_with_prefix():
+            for local in vars(module).get("_buffer_names", []):
+                buffers[prefix + local] = (module, local)
         expected = set(own) | set(buffers)
         if set(state) != expected:
             missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
