@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mlpcore.activations import ReLU, Sigmoid, Tanh
+from mlpcore._checks import check_positive_int
 from mlpcore.clip import get_total_norm
 from mlpcore.layers import Linear, Residual
 from mlpcore.module import Module
@@ -278,9 +279,7 @@ class Recorder:
     """
 
     def __init__(self, model: Module, every: int = 1):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"Recorder: every must be a positive integer, got {every!r}")
-        self.every = every
+        self.every = check_positive_int(every, "every", "Recorder")
         self.layers = linear_layers(model)
         if not self.layers:
             raise ValueError("Recorder: the model has no Linear layers to record")

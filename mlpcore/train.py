@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 
+from mlpcore._checks import check_positive_int, check_rng
 from mlpcore.clip import clip_grads_with_norm_, get_total_norm
 from mlpcore.data import minibatches
 from mlpcore.layers import Sequential
@@ -264,20 +265,15 @@ def fit(model: Module, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, *, epoc
     shows one in Jupyter or a terminal, ``False`` never; the environment variable
     ``MLPCORE_QUIET=1`` silences it always.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
-        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"fit needs rng=np.random.Generator to shuffle the minibatches "
-                        f"(e.g. rng=np.random.default_rng(0)), got {type(rng).__name__}")
+    epochs = check_positive_int(epochs, "epochs", "fit")
+    batch_size = check_positive_int(batch_size, "batch_size", "fit")
+    check_rng(rng, "fit")
     if val_data is not None and (not isinstance(val_data, (tuple, list)) or len(val_data) != 2):
         raise TypeError("fit: val_data must be a pair (X_val, y_val)")
     X, y = np.asarray(X), np.asarray(y)
     if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
         raise ValueError(f"fit got X of shape {X.shape} and y of shape {y.shape}; they "
                          f"must have the same number of examples along axis 0")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
     if clip_grad_norm is not None and not clip_grad_norm > 0:
         raise ValueError(f"fit: clip_grad_norm must be a positive max norm, got {clip_grad_norm!r}")
 
