@@ -3,7 +3,8 @@
 Layers and losses are importable from the top level (``from mlpcore import Linear``);
 the rest lives in submodules named as in PyTorch where PyTorch has the concept:
 ``mlpcore.init``, ``mlpcore.optim``, plus ``mlpcore.data``, ``mlpcore.train``,
-``mlpcore.gradcheck``, ``mlpcore.diagnostics``, ``mlpcore.plotting`` (matplotlib)
+``mlpcore.gradcheck``, ``mlpcore.diagnostics``, ``mlpcore.plotting`` (matplotlib),
+``mlpcore.baseline`` (chapter 0's split, model and recipe, which every chapter reuses)
 and ``mlpcore.exercises``.
 """
 from mlpcore import clip, init, optim
