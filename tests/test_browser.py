@@ -23,8 +23,6 @@ import http.server
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -32,10 +30,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from book_build import HTML, built_book
 from book_toc import toc_pages
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 REQUIRE_BROWSER = os.environ.get("MLPCORE_REQUIRE_BROWSER") == "1"
 
@@ -71,32 +69,6 @@ PAGES = toc_pages()
 
 # ---------------------------------------------------------------- the site
 
-def _newest_source() -> tuple[float, Path]:
-    sources = [ROOT / "_config.yml", ROOT / "_toc.yml"]
-    sources += [p for p in (ROOT / "book").rglob("*")
-                if p.is_file() and ".ipynb_checkpoints" not in p.parts]
-    newest = max(sources, key=lambda p: p.stat().st_mtime)
-    return newest.stat().st_mtime, newest
-
-
-def _build_if_stale() -> None:
-    """Build _build/html when it is missing or older than a source (what `make book` does)."""
-    stamp = HTML / "searchindex.js"  # Sphinx rewrites it at the end of every build
-    newest_time, newest = _newest_source()
-    if stamp.exists() and stamp.stat().st_mtime >= newest_time:
-        return
-    reason = "missing" if not stamp.exists() else f"older than {newest.relative_to(ROOT)}"
-    print(f"\n_build/html is {reason}: building the book first (jupyter-book build .)")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book) if jupyter_book.exists() else "jupyter-book",
-               "build", str(ROOT), "--keep-going"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if result.returncode != 0 or not stamp.exists():
-        pytest.fail("Could not build the book for the browser tests "
-                    f"({' '.join(command)} exited {result.returncode}):\n"
-                    + (result.stdout + result.stderr)[-3000:])
-
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
@@ -130,7 +102,7 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("Playwright is not installed (pip install -r requirements.txt -c constraints.txt)")
-    _build_if_stale()
+    built_book()
     with sync_playwright() as playwright:
         # executable_path: use the system's Chromium; `playwright install` would download one.
         browser = playwright.chromium.launch(executable_path=chromium, headless=True,
