@@ -212,3 +212,27 @@ def test_one_title_everywhere():
                                    ("book/intro.md", BOOK / "intro.md"))}
     wrong = {name: heading for name, heading in headings.items() if heading != f"# {title}"}
     assert not wrong, f"the book's title is {title!r} (_config.yml); first lines differ: {wrong}"
+
+
+# ---------------------------------------------------------------- the intro
+
+def test_intro_lists_the_chapters_that_exist_and_those_in_preparation():
+    """tools/chapter_list.py: a planned chapter in _toc.yml is a link, the rest say
+    "(in preparation)"; the strict build fails on a chapter the list lacks."""
+    import html as html_lib
+
+    from book_build import built_book
+
+    source = (BOOK / "intro.md").read_text(encoding="utf-8")
+    planned = re.search(r"```\{chapter-list\}\n(.*?)\n```", source, re.DOTALL)
+    assert planned, "book/intro.md has no {chapter-list}"
+    page = html_lib.unescape((built_book()[0] / "book" / "intro.html").read_text(encoding="utf-8"))
+    in_toc = set(toc_pages())
+    for line in planned.group(1).splitlines():
+        stem, title, _ = (part.strip() for part in line.split("|", 2))
+        if f"book/{stem}" in in_toc:
+            assert f'href="{stem}.html"' in page, f"the intro should link the chapter {stem}"
+            assert f"{title}</em> (in preparation)" not in page
+        else:
+            assert f"{title}</em> (in preparation)" in page, \
+                f"the intro should say that {title!r} is in preparation"
