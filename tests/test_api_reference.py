@@ -84,6 +84,7 @@ def test_names_resolve_where_they_are_imported():
     assert canonical_name("mlpcore.Linear") == "mlpcore.layers.Linear"
     assert canonical_name("mlpcore.layers.ReLU") == "mlpcore.activations.ReLU"
     assert canonical_name("mlpcore.Linear.backward") == "mlpcore.layers.Linear.backward"
+    assert canonical_name("mlpcore.Linear.parameters") == "mlpcore.module.Module.parameters"
     assert canonical_name("mlpcore.no_such_name") is None
 
 

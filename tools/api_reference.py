@@ -138,7 +138,8 @@ class MlpcoreApi(SphinxDirective):
             if inspect.isclass(obj) and issubclass(obj, BaseException):
                 lines += [f".. autoexception:: {full}", ""]
             elif inspect.isclass(obj):
-                lines += [f".. autoclass:: {full}", "   :members:", "   :show-inheritance:", ""]
+                lines += [f".. autoclass:: {full}", "   :members:", "   :undoc-members:",
+                          "   :show-inheritance:", ""]
             elif callable(obj):
                 lines += [f".. autofunction:: {full}", ""]
             else:
