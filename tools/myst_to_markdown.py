@@ -281,7 +281,7 @@ def _convert_role(role: str, content: str, resolver: Resolver, out: Converted) -
         return _python(kind, content, resolver)
     if role == "math":
         return f"${content}$"
-    if role in ("sub", "sup", "kbd", "abbr", "index", "sup", "samp", "file", "command",
+    if role in ("sub", "sup", "kbd", "abbr", "index", "samp", "file", "command",
                 "program", "guilabel", "menuselection", "code", "literal"):
         text, _ = _text_and_target(content)
         if role in ("sub", "sup", "kbd"):
