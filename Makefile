@@ -9,10 +9,12 @@ export MLPCORE_QUIET := 1
 
 .PHONY: book test unit-and-notebooks build-strict execute install clean student grade linkcheck bench
 
+# The HTML book in _build/html, and the notebook edition (Jupyter/Colab) in _build/edition.
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --keep-going
 	@echo
 	@echo "The book is in _build/html. Open: file://$(CURDIR)/_build/html/index.html"
+	@echo "The notebook edition (for Jupyter and Colab) is in _build/edition."
 
 # Every test: the book build with warnings as errors, then unit, parity, grading and notebook (nbval) tests.
 test: build-strict unit-and-notebooks
@@ -20,9 +22,12 @@ test: build-strict unit-and-notebooks
 build-strict: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
+# nbval runs the notebook edition, which the build just made: tests/test_edition.py proves
+# its code cells and stored outputs are the book's, cell for cell, so one run checks both
+# (a failure at _build/edition/book/X.ipynb::Cell N is cell N of book/X.ipynb).
 unit-and-notebooks: $(STAMP)
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg book
+	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg _build/edition/book
 
 # Re-execute every chapter in place (after changing code or text that affects outputs).
 execute: $(STAMP)

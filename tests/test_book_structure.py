@@ -90,6 +90,14 @@ REQUIRED_TERMS = [
     ("backpropagation", "反向传播"), ("gradient check", "梯度检验"),
     ("minibatch", "小批量"), ("epoch", "轮次"), ("loss function", "损失函数"),
     ("cross-entropy", "交叉熵"), ("softmax", None),
+    # Terms chapter 0 uses, and the other names readers meet them by (issue 9).
+    ("multilayer perceptron", "多层感知机"), ("hidden layer", "隐藏层"),
+    ("forward pass", "前向传播"), ("computational graph", "计算图"), ("momentum", "动量"),
+    ("stochastic gradient descent", "随机梯度下降"), ("one-hot encoding", "独热编码"),
+    ("logit", None), ("training set", "训练集"), ("validation set", "验证集"),
+    ("test set", "测试集"), ("affine map", "仿射变换"), ("central difference", "中心差分"),
+    ("early stopping", "早停"), ("numerical stability", "数值稳定性"),
+    ("gradient check", "梯度检查"), ("ReLU", "整流线性单元"), ("gradient clipping", "梯度截断"),
 ]
 
 
@@ -184,9 +192,47 @@ def test_bibliography_entries():
 
 # ---------------------------------------------------------------- table of contents
 
+BACK_MATTER = ["book/glossary", "book/references", "book/api"]
+
+
 def test_every_chapter_is_in_the_toc_and_back_matter_is_last():
     files = toc_pages()[1:]  # the chapters and back matter, without the root
     missing = [f"book/{p.stem}" for p in NOTEBOOKS if f"book/{p.stem}" not in files]
     assert not missing, f"notebooks not in _toc.yml (they would not be built): {missing}"
-    assert files[-2:] == ["book/glossary", "book/references"], \
-        f"the glossary and references must be the last two entries of _toc.yml, got {files[-2:]}"
+    assert files[-len(BACK_MATTER):] == BACK_MATTER, \
+        f"the last entries of _toc.yml must be the back matter {BACK_MATTER}, got {files}"
+
+
+def test_one_title_everywhere():
+    import yaml
+
+    title = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))["title"]
+    headings = {name: path.read_text(encoding="utf-8").splitlines()[0]
+                for name, path in (("README.md", ROOT / "README.md"),
+                                   ("book/intro.md", BOOK / "intro.md"))}
+    wrong = {name: heading for name, heading in headings.items() if heading != f"# {title}"}
+    assert not wrong, f"the book's title is {title!r} (_config.yml); first lines differ: {wrong}"
+
+
+# ---------------------------------------------------------------- the intro
+
+def test_intro_lists_the_chapters_that_exist_and_those_in_preparation():
+    """tools/chapter_list.py: a planned chapter in _toc.yml is a link, the rest say
+    "(in preparation)"; the strict build fails on a chapter the list lacks."""
+    import html as html_lib
+
+    from book_build import built_book
+
+    source = (BOOK / "intro.md").read_text(encoding="utf-8")
+    planned = re.search(r"```\{chapter-list\}\n(.*?)\n```", source, re.DOTALL)
+    assert planned, "book/intro.md has no {chapter-list}"
+    page = html_lib.unescape((built_book()[0] / "book" / "intro.html").read_text(encoding="utf-8"))
+    in_toc = set(toc_pages())
+    for line in planned.group(1).splitlines():
+        stem, title, _ = (part.strip() for part in line.split("|", 2))
+        if f"book/{stem}" in in_toc:
+            assert f'href="{stem}.html"' in page, f"the intro should link the chapter {stem}"
+            assert f"{title}</em> (in preparation)" not in page
+        else:
+            assert f"{title}</em> (in preparation)" in page, \
+                f"the intro should say that {title!r} is in preparation"

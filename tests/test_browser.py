@@ -5,11 +5,15 @@ is downloaded) against _build/html served on 127.0.0.1. Every request that would
 leave 127.0.0.1 is aborted and counted as a failure, so the book must be complete
 offline: MathJax, fonts, scripts and images all come from the built site.
 
-For every page in _toc.yml: no console errors, no failed requests, every image
+For every page in _toc.yml: no console errors, no failed requests, the favicon the
+page declares loads (and /favicon.ico, which browsers ask for regardless), every image
 loaded with a real alt text, all math typeset by MathJax (no raw `$...$` or `\\(`
-left, no MathJax errors), no empty glued numbers, and on notebook pages a Colab
-launch link to that very notebook. Search must find "dropout". A full-page
-screenshot of each page goes to _build/screenshots/ for people to look at.
+left, no MathJax errors), no empty glued numbers, on notebook pages a Colab launch
+link to that very notebook, and no accessibility violation: axe-core (vendored in
+tests/vendor/axe-core) runs its WCAG 2.0/2.1/2.2 level A and AA rules on the page,
+less the one named in AXE_SKIPPED with its reason.
+Search must find "dropout". A full-page screenshot of each page goes to
+_build/screenshots/ for people to look at.
 
 Without Chromium (or Playwright) these tests skip with a message saying what to
 install; with MLPCORE_REQUIRE_BROWSER=1 (set by .ci/run) they fail instead. If
@@ -23,8 +27,6 @@ import http.server
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -32,10 +34,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from book_build import HTML, built_book
 from book_toc import toc_pages
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 REQUIRE_BROWSER = os.environ.get("MLPCORE_REQUIRE_BROWSER") == "1"
 
@@ -71,32 +73,6 @@ PAGES = toc_pages()
 
 # ---------------------------------------------------------------- the site
 
-def _newest_source() -> tuple[float, Path]:
-    sources = [ROOT / "_config.yml", ROOT / "_toc.yml"]
-    sources += [p for p in (ROOT / "book").rglob("*")
-                if p.is_file() and ".ipynb_checkpoints" not in p.parts]
-    newest = max(sources, key=lambda p: p.stat().st_mtime)
-    return newest.stat().st_mtime, newest
-
-
-def _build_if_stale() -> None:
-    """Build _build/html when it is missing or older than a source (what `make book` does)."""
-    stamp = HTML / "searchindex.js"  # Sphinx rewrites it at the end of every build
-    newest_time, newest = _newest_source()
-    if stamp.exists() and stamp.stat().st_mtime >= newest_time:
-        return
-    reason = "missing" if not stamp.exists() else f"older than {newest.relative_to(ROOT)}"
-    print(f"\n_build/html is {reason}: building the book first (jupyter-book build .)")
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    command = [str(jupyter_book) if jupyter_book.exists() else "jupyter-book",
-               "build", str(ROOT), "--keep-going"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
-    if result.returncode != 0 or not stamp.exists():
-        pytest.fail("Could not build the book for the browser tests "
-                    f"({' '.join(command)} exited {result.returncode}):\n"
-                    + (result.stdout + result.stderr)[-3000:])
-
-
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the base class's name
         pass
@@ -130,7 +106,7 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         _unavailable("Playwright is not installed (pip install -r requirements.txt -c constraints.txt)")
-    _build_if_stale()
+    built_book()
     with sync_playwright() as playwright:
         # executable_path: use the system's Chromium; `playwright install` would download one.
         browser = playwright.chromium.launch(executable_path=chromium, headless=True,
@@ -232,13 +208,51 @@ GLUE_JS = """() => Array.from(document.querySelectorAll(
     '.pasted-text, .pasted-inline, p span.output, li span.output, td span.output'))
   .map(el => el.textContent.trim())"""
 
+FAVICON_JS = """() => Array.from(document.querySelectorAll('link[rel~="icon"]')).map(l => l.href)"""
+
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+# WCAG 2.1 SC 2.5.3 (Label in Name): the theme's own search and colour-mode buttons and
+# its page-contents links (pydata-sphinx-theme 0.17 templates, not the book's content)
+# have aria-labels that do not contain their visible text. Every WCAG 2.0 A/AA rule runs.
+AXE_SKIPPED = ["label-content-name-mismatch"]
+AXE_JS = """async ([tags, skipped]) => {
+  const rules = Object.fromEntries(skipped.map(id => [id, {enabled: false}]));
+  const result = await axe.run(document, {runOnly: {type: 'tag', values: tags}, rules,
+                                          resultTypes: ['violations']});
+  return result.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+      nodes: v.nodes.length, where: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
+}"""
+
 RAW_MATH = re.compile(r"\\\(|\\\)|\\\[|\\\]|\$\$|\$[^$\s][^$]*?\$")
 IMAGE_FILE = re.compile(r"\.(png|jpe?g|gif|svg|webp)$", re.IGNORECASE)
+
+
+def favicon_problems(p) -> list[str]:
+    """The icons the page declares, and /favicon.ico, must load as images. (Fetched
+    through Playwright's request API: headless Chromium refuses a page's own fetch of
+    /favicon.ico, and does not ask for icons by itself.)"""
+    declared = p.evaluate(FAVICON_JS)
+    problems = [] if declared else ["the page declares no favicon (<link rel=icon>)"]
+    root = urlsplit(p.url)._replace(path="/favicon.ico", query="", fragment="").geturl()
+    for url in declared + [root]:
+        response = p.context.request.get(url)
+        kind = response.headers.get("content-type", "")
+        if response.status != 200 or not kind.startswith("image/"):
+            problems.append(f"favicon {url} answered {response.status} {kind!r}")
+    return problems
+
+
+def accessibility_problems(p) -> list[str]:
+    p.add_script_tag(path=str(AXE))
+    return [f"accessibility ({v['impact']}) {v['id']}: {v['help']}; {v['nodes']} element(s), "
+            f"e.g. {v['where']}" for v in p.evaluate(AXE_JS, [AXE_TAGS, AXE_SKIPPED])]
 
 
 def check_page(visit: Visit, page: str) -> list[str]:
     problems = list(visit.problems)
     p = visit.page
+    problems += favicon_problems(p)
 
     for image in p.evaluate(IMAGES_JS):
         if not image["loaded"]:
@@ -268,6 +282,7 @@ def check_page(visit: Visit, page: str) -> list[str]:
         problems.append(f"Colab launch link should be {expected}, found {colab}")
     if expected is None and colab:
         problems.append(f"page is not a notebook but has Colab links {colab}")
+    problems += accessibility_problems(p)
     return problems
 
 

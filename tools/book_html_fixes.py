@@ -1,4 +1,5 @@
-"""Sphinx fixes so every page of the book loads without a console error.
+"""Sphinx fixes so every page of the book loads without a console error and passes
+the accessibility check (axe-core, WCAG 2 A and AA) of tests/test_browser.py.
 
 Loaded by _config.yml (`sphinx.local_extensions`). Two upstream glitches of the
 Jupyter Book 1 stack make the browser report errors on every page, which would
@@ -9,6 +10,11 @@ hide real ones from tests/test_browser.py:
   has already been declared". We drop exact duplicate <script> entries per page.
 - pydata-sphinx-theme 0.17 logs "Got invalid theme mode" when `default_mode` is not
   set; we default it to "auto" (follow the reader's system setting).
+
+And one in the bibliography's markup: docutils writes each entry of
+sphinxcontrib-bibtex's list as `<div role="doc-biblioentry">` inside `<div
+role="list">`. DPUB-ARIA 1.1 deprecates that role, and a list whose children are not
+list items fails ARIA's required-children rule; we give the entries role="listitem".
 """
 from __future__ import annotations
 
@@ -38,6 +44,12 @@ def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> Non
     scripts[:] = unique
 
 
+def bibliography_list_items(app, pagename, templatename, context, doctree) -> None:
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 def default_theme_mode(app, config) -> None:
     config.html_context = {**(config.html_context or {})}
     config.html_context.setdefault("default_mode", "auto")
@@ -47,4 +59,5 @@ def setup(app) -> dict[str, Any]:
     app.connect("config-inited", default_theme_mode)
     # Late priority: after the extensions that add scripts during page context.
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
+    app.connect("html-page-context", bibliography_list_items)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

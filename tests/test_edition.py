@@ -1,0 +1,228 @@
+"""The notebook edition (tools/notebook_edition.py): what Jupyter and Colab readers get.
+
+For every notebook page of _toc.yml, the built edition (_build/edition) must have no
+MyST role, directive or target left in its Markdown; the install cell first; the
+book's code cells and stored outputs cell for cell (so `pytest --nbval` over the
+edition, which `make test` runs, checks the book's notebooks as well); and the Colab,
+Binder and download buttons of the page must open it. The converter itself is tested
+on small inputs at the end, including that each check here can fail.
+"""
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import nbformat
+import pytest
+import yaml
+
+from book_build import ROOT, built_book
+from book_toc import toc_pages
+
+sys.path.insert(0, str(ROOT / "tools"))
+from install_cell import install_cell_source  # noqa: E402
+from myst_to_markdown import Citation, Resolver, convert  # noqa: E402
+from notebook_edition import HIDDEN_TAGS, HIDDEN_TITLE, edition_notebook  # noqa: E402
+
+CHAPTERS = [page for page in toc_pages() if (ROOT / f"{page}.ipynb").exists()]
+
+# What MyST would still have to resolve: roles, directives, targets, equation labels.
+LEFTOVER = re.compile(r"\{[A-Za-z][\w:+.-]*\}`|^\s*(`{3,}|:{3,})\s*\{[\w:+.-]+\}|^\s*\([\w\-.:]+\)=\s*$"
+                      r"|\$\$\s*\([\w\-.:]+\)\s*$", re.MULTILINE)
+
+
+def leftovers(markdown: str) -> list[str]:
+    """MyST markup left in `markdown`, outside code blocks and inline code."""
+    text = re.sub(r"^(```+)(?!\s*\{)[^\n]*\n.*?^\1\s*$", "", markdown, flags=re.MULTILINE | re.DOTALL)
+    text = re.sub(r"(?<!\})(`+)[^`\n]+?\1", "", text)  # inline code that is no role's content
+    return [match.group(0).strip() for match in LEFTOVER.finditer(text)]
+
+
+@pytest.fixture(scope="module")
+def build():
+    return built_book()
+
+
+def edition_of(build, page: str):
+    path = build[1] / f"{page}.ipynb"
+    assert path.exists(), f"{path} was not built: is {page} a notebook page of _toc.yml?"
+    return nbformat.read(path, as_version=4)
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_no_myst_markup_left(build, page):
+    nb = edition_of(build, page)
+    problems = [f"cell {index}: {leftover!r}" for index, cell in enumerate(nb.cells)
+                if cell.cell_type == "markdown" for leftover in leftovers(cell.source)]
+    assert not problems, f"MyST markup left in the edition of {page}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_code_and_outputs_are_the_books(build, page):
+    """Cell for cell, so a failure nbval reports at edition cell N is book cell N (the
+    book's first cell is its install cell, so the edition keeps the order)."""
+    book = nbformat.read(ROOT / f"{page}.ipynb", as_version=4)
+    first_code = next(i for i, cell in enumerate(book.cells) if cell.cell_type == "code")
+    book.cells.insert(0, book.cells.pop(first_code))  # the edition puts the install cell first
+    edition = edition_of(build, page)
+    assert [c.cell_type for c in edition.cells] == [c.cell_type for c in book.cells], \
+        f"{page}: the edition's cells do not line up with the book's (rebuild: make book)"
+    for index, (ours, theirs) in enumerate(zip(edition.cells, book.cells)):
+        if theirs.cell_type != "code":
+            continue
+        hidden = index > 0 and set(theirs.metadata.get("tags", [])) & HIDDEN_TAGS
+        expected = f"{HIDDEN_TITLE}\n{theirs.source}" if hidden else theirs.source
+        assert ours.source == expected, f"{page} cell {index}: code differs from the book's"
+        assert ours.outputs == theirs.outputs, f"{page} cell {index}: outputs differ from the book's"
+        assert ours.metadata.get("tags") == theirs.metadata.get("tags"), \
+            f"{page} cell {index}: tags differ (the grader finds exercises by them)"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_install_cell_first_and_visible(build, page):
+    first = edition_of(build, page).cells[0]
+    assert first.cell_type == "code" and first.source == install_cell_source(), \
+        f"{page}: the edition's first cell must be the install cell"
+    assert not first.metadata.get("jupyter", {}).get("source_hidden"), \
+        f"{page}: the install cell must stay visible"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_every_glued_number_is_written_out(build, page):
+    """Each {glue:text} of the book reads, in the edition, as the value it stored."""
+    from notebook_edition import glue_values
+
+    book = nbformat.read(ROOT / f"{page}.ipynb", as_version=4)
+    values = glue_values(book)
+    edition = edition_of(build, page)
+    for index, cell in enumerate(book.cells):
+        if cell.cell_type != "markdown":
+            continue
+        for name in re.findall(r"\{glue:text\}`([^`:]+)`", cell.source):
+            stored = values[name]["text/plain"].strip("'\"")
+            assert stored in edition.cells[index].source, \
+                f"{page} cell {index}: glued {name} = {stored} is not in the edition's text"
+
+
+def _config():
+    return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_launch_and_download_buttons_open_the_edition(build, page):
+    html = (build[0] / f"{page}.html").read_text(encoding="utf-8")
+    repository = _config()["repository"]
+    owner_repo = urlsplit(repository["url"]).path.strip("/").removesuffix(".git")
+    branch = repository["branch"]
+    assert branch != "main", "the launch buttons must open the edition's branch, not the sources"
+    colab = re.findall(r'href="(https://colab\.research\.google\.com/[^"]+)"', html)
+    binder = re.findall(r'href="(https://mybinder\.org/[^"]+)"', html)
+    assert colab == [f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/{page}.ipynb"], colab
+    assert binder == [f"https://mybinder.org/v2/gh/{owner_repo}/{branch}?urlpath=tree/{page}.ipynb"], binder
+    # The path they open on that branch is the edition's file of this page.
+    assert (build[1] / f"{page}.ipynb").exists()
+    download = re.findall(r'href="([^"]*_sources/[^"]+\.ipynb)"', html)
+    assert download, f"{page}: no notebook download button"
+    served = (build[0] / page).parent / download[0]
+    assert served.resolve().read_bytes() == (build[1] / f"{page}.ipynb").read_bytes(), \
+        f"{page}: the download button serves something other than the edition"
+
+
+def test_the_workflow_publishes_the_edition_to_that_branch():
+    workflow = (ROOT / ".github" / "workflows" / "book.yml").read_text(encoding="utf-8")
+    assert "_build/edition" in workflow and "repository']['branch']" in workflow, \
+        "the Pages workflow must push _build/edition to the branch _config.yml names"
+
+
+# ---------------------------------------------------------------- the converter
+
+def resolver(**overrides) -> Resolver:
+    warnings: list[str] = []
+    base = dict(
+        glue={"acc": {"text/plain": "'95.1'"}, "n": {"text/plain": "1079"},
+              "fig": {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}},
+        citations={"krogh1992simple": Citation("Krogh and Hertz", "1992", "https://k.org"),
+                   "srivastava2014dropout": Citation("Srivastava et al.", "2014", "")},
+        references_url="https://b.io/book/references.html",
+        doc=lambda t: ("Glossary", "https://b.io/book/glossary.html") if t == "glossary" else None,
+        ref=lambda t: ("The model", "https://b.io/book/ch.html#the-model") if t == "model" else None,
+        term=lambda t: f"https://b.io/book/glossary.html#term-{t.replace(' ', '-')}"
+        if t in ("epoch", "weight decay") else None,
+        python=lambda name: f"https://b.io/book/api.html#{name}" if name.startswith("mlpcore") else None,
+        warn=warnings.append)
+    base.update(overrides)
+    result = Resolver(**base)
+    result.warnings = warnings
+    return result
+
+
+def test_roles_become_text_and_links():
+    r = resolver()
+    text = convert("Accuracy {glue:text}`acc`% on {glue:text}`n:,.0f` images, 30 "
+                   "{term}`epochs <epoch>` of {term}`weight decay` "
+                   "{cite:p}`krogh1992simple,srivastava2014dropout`; {cite:t}`krogh1992simple` "
+                   "in the {doc}`glossary`, see {ref}`model`; {py:class}`~mlpcore.layers.Linear` "
+                   "and {py:func}`mlpcore.train.fit`, not `{term}` in code.", r).text
+    assert text == (
+        "Accuracy 95.1% on 1,079 images, 30 [epochs](https://b.io/book/glossary.html#term-epoch) "
+        "of [weight decay](https://b.io/book/glossary.html#term-weight-decay) "
+        "([Krogh and Hertz, 1992](https://k.org); [Srivastava et al., 2014]"
+        "(https://b.io/book/references.html)); [Krogh and Hertz (1992)](https://k.org) "
+        "in the [Glossary](https://b.io/book/glossary.html), see [The model]"
+        "(https://b.io/book/ch.html#the-model); [`Linear`](https://b.io/book/api.html#"
+        "mlpcore.layers.Linear) and [`mlpcore.train.fit()`](https://b.io/book/api.html#"
+        "mlpcore.train.fit), not `{term}` in code.")
+    assert r.warnings == []
+
+
+def test_directives_become_markdown():
+    r = resolver()
+    source = ("(sec-x)=\n## Title\n\n% a comment\n:::{note}\nSee {term}`epoch`.\n:::\n\n"
+              "```{admonition} Why it matters\n:class: tip\nBecause.\n```\n\n"
+              "```{glue:figure} fig\n:alt: Loss against epochs\n:name: fig-loss\n\nThe loss.\n```\n\n"
+              "````{important}\n```{math}\na = b\n```\n````\n\n"
+              "$$ x = 1 $$ (eq-x)\n\n```python\n{term}`kept in code`\n```")
+    out = convert(source, r)
+    assert out.text == (
+        "## Title\n\n> **Note**\n>\n> See [epoch](https://b.io/book/glossary.html#term-epoch).\n\n"
+        "> **Why it matters**\n>\n> Because.\n\n"
+        "![Loss against epochs](attachment:fig.png)\n\n*The loss.*\n\n"
+        "> **Important**\n>\n> $$\n> a = b\n> $$\n\n$$ x = 1 $$\n\n"
+        "```python\n{term}`kept in code`\n```")
+    assert out.attachments == {"fig.png": {"image/png": "iVBORw0KGgo="}}
+    assert leftovers(out.text) == []
+    assert r.warnings == []
+
+
+def test_what_cannot_be_resolved_is_reported_and_left_for_the_test_to_find():
+    r = resolver()
+    text = convert("{unknownrole}`x` {term}`no such term` {cite:p}`nokey` {glue:text}`missing`\n\n"
+                   ":::{mystery}\nbody\n:::", r).text
+    assert len(r.warnings) == 5, r.warnings
+    assert leftovers(text) == ["{unknownrole}`", "```{mystery}"]
+
+
+def test_leftover_check_can_fail():
+    assert leftovers("a {glue:text}`x` b") == ["{glue:text}`"]
+    assert leftovers("```{note}\nx\n```") == ["```{note}"]
+    assert leftovers("(label)=\n# T") == ["(label)="]
+    assert leftovers("use `{term}` roles\n```python\n{doc}`x`\n```") == []
+
+
+def test_hidden_cells_are_kept_collapsed_and_solutions_intact():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("install", metadata={"tags": ["remove-cell"]}),
+                nbformat.v4.new_markdown_cell("# T\n{glue:text}`n`"),
+                nbformat.v4.new_code_cell("glue('n', 3)", metadata={"tags": ["remove-cell"]}),
+                nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n"
+                                          "    ### END SOLUTION",
+                                          metadata={"tags": ["exercise", "hide-input"]})]
+    result = edition_notebook(nb, lambda index: resolver(glue={"n": {"text/plain": "3"}}))
+    assert result.cells[0].source == "install" and "jupyter" not in result.cells[0].metadata
+    assert result.cells[1].source == "# T\n3"
+    assert result.cells[2].source == f"{HIDDEN_TITLE}\nglue('n', 3)"
+    assert result.cells[2].metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True}
+    assert result.cells[3].source == nb.cells[3].source
+    assert result.cells[3].metadata["jupyter"] == {"source_hidden": True}
