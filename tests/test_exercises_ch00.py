@@ -37,75 +37,124 @@ def reference_functions(tmp_path_factory):
 
 # (exercise, mutant name, source, a fragment the hint must contain)
 MUTANTS = [
-    # ---- ch00.linear_backward
-    ("ch00.linear_backward", "transposed_weight", """
-        def linear_backward(x, weight, grad_out):
-            return grad_out @ weight, x.T @ grad_out, grad_out.sum(axis=0)
-        """, "weight.T"),
-    ("ch00.linear_backward", "bias_grad_not_summed", """
-        def linear_backward(x, weight, grad_out):
-            return grad_out @ weight.T, x.T @ grad_out, grad_out
-        """, "sum its gradient over the batch"),
-    ("ch00.linear_backward", "bias_grad_wrong_axis", """
-        def linear_backward(x, weight, grad_out):
-            return grad_out @ weight.T, x.T @ grad_out, grad_out.sum(axis=1)
+    # ---- ch00.scale_shift_backward
+    ("ch00.scale_shift_backward", "forgot_gamma", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out, (grad_out * x).sum(axis=0), grad_out.sum(axis=0)
+        """, "multiply grad_out by gamma"),
+    ("ch00.scale_shift_backward", "gamma_grad_not_summed", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, grad_out * x, grad_out.sum(axis=0)
+        """, "sum their gradients over axis 0"),
+    ("ch00.scale_shift_backward", "linear_weight_gradient", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, x.T @ grad_out, grad_out.sum(axis=0)
+        """, "Linear's weight gradient"),
+    ("ch00.scale_shift_backward", "averaged_over_batch", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (grad_out * x).mean(axis=0), grad_out.mean(axis=0)
+        """, "don't average"),
+    ("ch00.scale_shift_backward", "beta_wrong_axis", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (grad_out * x).sum(axis=0), grad_out.sum(axis=1)
         """, "wrong axis"),
-    ("ch00.linear_backward", "extra_one_over_n", """
-        def linear_backward(x, weight, grad_out):
-            n = x.shape[0]
-            return grad_out @ weight.T, x.T @ grad_out / n, grad_out.sum(axis=0)
-        """, "don't divide by N"),
-    ("ch00.linear_backward", "weight_grad_transposed", """
-        def linear_backward(x, weight, grad_out):
-            return grad_out @ weight.T, grad_out.T @ x, grad_out.sum(axis=0)
-        """, "x.T @ grad_out"),
-    ("ch00.linear_backward", "outputs_swapped", """
-        def linear_backward(x, weight, grad_out):
-            return x.T @ grad_out, grad_out @ weight.T, grad_out.sum(axis=0)
+    ("ch00.scale_shift_backward", "outputs_swapped", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, grad_out.sum(axis=0), (grad_out * x).sum(axis=0)
         """, "in the order"),
-    # ---- ch00.softmax_cross_entropy_grad
-    ("ch00.softmax_cross_entropy_grad", "missing_one_over_n", """
-        def softmax_cross_entropy_grad(logits, targets):
-            p = np.exp(logits - logits.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            p[np.arange(len(p)), targets] -= 1
-            return p
-        """, "divide by N"),
-    ("ch00.softmax_cross_entropy_grad", "softmax_over_wrong_axis", """
-        def softmax_cross_entropy_grad(logits, targets):
-            p = np.exp(logits - logits.max(axis=0, keepdims=True))
-            p /= p.sum(axis=0, keepdims=True)
-            p[np.arange(len(p)), targets] -= 1
-            return p / len(p)
-        """, "ROW"),
-    ("ch00.softmax_cross_entropy_grad", "forgot_one_hot", """
-        def softmax_cross_entropy_grad(logits, targets):
-            p = np.exp(logits - logits.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            return p / len(p)
-        """, "subtract the one-hot"),
-    ("ch00.softmax_cross_entropy_grad", "no_max_subtraction", """
-        def softmax_cross_entropy_grad(logits, targets):
-            p = np.exp(logits)
-            p /= p.sum(axis=1, keepdims=True)
-            p[np.arange(len(p)), targets] -= 1
-            return p / len(p)
-        """, "subtract each row's maximum"),
-    ("ch00.softmax_cross_entropy_grad", "whole_row_indexing", """
-        def softmax_cross_entropy_grad(logits, targets):
-            p = np.exp(logits - logits.max(axis=1, keepdims=True))
-            p /= p.sum(axis=1, keepdims=True)
-            p[targets] -= 1
-            return p / len(p)
-        """, "np.arange(N), targets"),
-    ("ch00.softmax_cross_entropy_grad", "shifts_logits_in_place", """
-        def softmax_cross_entropy_grad(logits, targets):
-            logits -= logits.max(axis=1, keepdims=True)
-            p = np.exp(logits)
-            p /= p.sum(axis=1, keepdims=True)
-            p[np.arange(len(p)), targets] -= 1
-            return p / len(p)
-        """, "`logits -= ...`"),
+    # ---- ch00.numerical_gradient
+    ("ch00.numerical_gradient", "one_sided_difference", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                plus = x.copy()
+                plus[i] += eps
+                grad[i] = (f(plus) - f(x)) / eps
+            return grad
+        """, "one-sided"),
+    ("ch00.numerical_gradient", "divides_by_eps", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                plus, minus = x.copy(), x.copy()
+                plus[i] += eps
+                minus[i] -= eps
+                grad[i] = (f(plus) - f(minus)) / eps
+            return grad
+        """, "2 * eps"),
+    ("ch00.numerical_gradient", "all_entries_at_once", """
+        def numerical_gradient(f, x, eps):
+            return np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps))
+        """, "ONE entry at a time"),
+    ("ch00.numerical_gradient", "never_restored", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            z = x.copy()
+            for i in np.ndindex(x.shape):
+                z[i] += eps
+                plus = f(z)
+                z[i] -= 2 * eps
+                grad[i] = (plus - f(z)) / (2 * eps)
+            return grad
+        """, "put each entry back"),
+    ("ch00.numerical_gradient", "perturbs_caller_array", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                x[i] += eps
+                plus = f(x)
+                x[i] -= 2 * eps
+                grad[i] = (plus - f(x)) / (2 * eps)
+            return grad
+        """, "`x -= ...`"),
+    ("ch00.numerical_gradient", "flat_result", """
+        def numerical_gradient(f, x, eps):
+            flat = x.ravel().copy()
+            grad = np.zeros(flat.size)
+            for i in range(flat.size):
+                plus, minus = flat.copy(), flat.copy()
+                plus[i] += eps
+                minus[i] -= eps
+                grad[i] = (f(plus.reshape(x.shape)) - f(minus.reshape(x.shape))) / (2 * eps)
+            return grad
+        """, "x's shape"),
+    # ---- ch00.bce_with_logits
+    ("ch00.bce_with_logits", "naive_logs", """
+        def bce_with_logits(logits, targets):
+            p = 1 / (1 + np.exp(-logits))
+            loss = -np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p))
+            return loss, (p - targets) / len(logits)
+        """, "stable form"),
+    ("ch00.bce_with_logits", "summed_loss", """
+        def bce_with_logits(logits, targets):
+            per = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.sum(), (p - targets) / len(logits)
+        """, "MEAN"),
+    ("ch00.bce_with_logits", "gradient_without_one_over_n", """
+        def bce_with_logits(logits, targets):
+            per = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), p - targets
+        """, "1/N of the mean"),
+    ("ch00.bce_with_logits", "gradient_of_log_likelihood", """
+        def bce_with_logits(logits, targets):
+            per = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), (targets - p) / len(logits)
+        """, "log-likelihood"),
+    ("ch00.bce_with_logits", "extra_sigmoid_derivative", """
+        def bce_with_logits(logits, targets):
+            per = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), (p - targets) * p * (1 - p) / len(logits)
+        """, "cancels"),
+    ("ch00.bce_with_logits", "branch_on_target", """
+        def bce_with_logits(logits, targets):
+            per = np.where(targets == 1, np.logaddexp(0, -logits), np.logaddexp(0, logits))
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), (p - targets) / len(logits)
+        """, "soft labels"),
     # ---- ch00.sgd_momentum_step
     ("ch00.sgd_momentum_step", "ema_momentum", """
         def sgd_momentum_step(param, grad, buf, lr, momentum):
@@ -129,6 +178,11 @@ MUTANTS = [
                 buf += grad
             return param - lr * buf, buf
         """, "`buf -= ...`"),
+    ("ch00.sgd_momentum_step", "first_buffer_is_the_gradient_itself", """
+        def sgd_momentum_step(param, grad, buf, lr, momentum):
+            new_buf = grad if buf is None else momentum * buf + grad
+            return param - lr * new_buf, new_buf
+        """, "NEW array"),
     ("ch00.sgd_momentum_step", "steps_with_raw_gradient", """
         def sgd_momentum_step(param, grad, buf, lr, momentum):
             new_buf = grad.copy() if buf is None else momentum * buf + grad
@@ -171,11 +225,11 @@ def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, c
 
 def test_stub_reports_not_attempted_in_one_line(capsys):
     stub = define('''
-        def linear_backward(x, weight, grad_out):
+        def scale_shift_backward(x, gamma, grad_out):
             """Docstring kept."""
-            raise NotImplementedError("ch00.linear_backward: replace this line with your code")
-        ''', "linear_backward")
-    result = check("ch00.linear_backward", stub)
+            raise NotImplementedError("ch00.scale_shift_backward: replace this line with your code")
+        ''', "scale_shift_backward")
+    result = check("ch00.scale_shift_backward", stub)
     printed = capsys.readouterr().out
     assert result.status == "not_attempted" and result.points == 0
     assert printed.count("\n") == 1 and "not attempted yet" in printed
@@ -183,17 +237,30 @@ def test_stub_reports_not_attempted_in_one_line(capsys):
 
 def test_exception_in_learner_code_is_one_line_with_type_and_hint(capsys):
     broken = define("""
-        def softmax_cross_entropy_grad(logits, targets):
-            p = np.exp(logits) / np.exp(logits).sum(axis=1)
-            return p
-        """, "softmax_cross_entropy_grad")
-    result = check("ch00.softmax_cross_entropy_grad", broken)
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, x @ grad_out, grad_out.sum(axis=0)
+        """, "scale_shift_backward")
+    result = check("ch00.scale_shift_backward", broken)
     printed = capsys.readouterr().out
     errors = [case for case in result.cases if case.status == "error"]
     assert errors, printed
-    assert all("ValueError" in case.message and "keepdims=True" in case.hint for case in errors)
+    assert all("ValueError" in case.message and "no matrix product" in case.hint
+               for case in errors)
     assert "Traceback" not in printed
     assert len(printed.strip().splitlines()) == 1 + len(result.cases)
+
+
+def test_writing_into_a_read_only_input_gets_a_hint(capsys):
+    result = check("ch00.sgd_momentum_step", define("""
+        def sgd_momentum_step(param, grad, buf, lr, momentum):
+            new_buf = grad.copy() if buf is None else momentum * buf + grad
+            param -= lr * new_buf
+            return param, new_buf
+        """, "sgd_momentum_step"))
+    printed = capsys.readouterr().out
+    first_steps = [case for case in result.cases if case.name.startswith("first step")]
+    assert first_steps and all(case.status == "error" and "read-only" in case.hint
+                               for case in first_steps), printed
 
 
 def test_wrong_signature_is_one_clear_line(capsys):
@@ -209,43 +276,56 @@ def test_wrong_signature_is_one_clear_line(capsys):
 
 @pytest.mark.parametrize("returned, fragment", [
     ("None", "got None"),
-    ("(grad_out @ weight.T, x.T @ grad_out)", "expected a tuple of 3 arrays"),
-    ("(grad_out @ weight.T, x.T @ grad_out, grad_out.sum(axis=0)).__class__", "a type"),
-    ("((grad_out @ weight.T).astype(np.float32), x.T @ grad_out, grad_out.sum(axis=0))",
+    ("(grad_out * gamma, (grad_out * x).sum(axis=0))", "expected a tuple of 3 arrays"),
+    ("(grad_out * gamma, (grad_out * x).sum(axis=0), grad_out.sum(axis=0)).__class__", "a type"),
+    ("((grad_out * gamma).astype(np.float32), (grad_out * x).sum(axis=0), grad_out.sum(axis=0))",
      "dtype float64"),
 ])
 def test_wrong_return_values_are_described(returned, fragment, capsys):
     function = define(f"""
-        def linear_backward(x, weight, grad_out):
+        def scale_shift_backward(x, gamma, grad_out):
             return {returned}
-        """, "linear_backward")
-    result = check("ch00.linear_backward", function)
+        """, "scale_shift_backward")
+    result = check("ch00.scale_shift_backward", function)
     printed = capsys.readouterr().out
     assert result.points == 0 and fragment in printed, printed
 
 
 def test_check_output_is_deterministic(reference_functions, capsys):
-    function = define(MUTANTS[0][2], "linear_backward")
-    check("ch00.linear_backward", function)
-    first = capsys.readouterr().out
-    check("ch00.linear_backward", function)
-    assert capsys.readouterr().out == first
+    for exercise_id, name, source, _ in MUTANTS:
+        function = define(source, get_exercise(exercise_id).function)
+        check(exercise_id, function)
+        first = capsys.readouterr().out
+        check(exercise_id, function)
+        assert capsys.readouterr().out == first, name
 
 
 def test_result_repr_is_short_and_silent_in_jupyter(reference_functions, capsys):
-    result = check("ch00.linear_backward", reference_functions["ch00.linear_backward"])
+    result = check("ch00.scale_shift_backward", reference_functions["ch00.scale_shift_backward"])
     capsys.readouterr()
-    assert repr(result) == "<ch00.linear_backward: 3/3 points, passed>"
+    assert repr(result) == "<ch00.scale_shift_backward: 5/5 points, passed>"
     assert result._ipython_display_() is None
     assert capsys.readouterr().out == ""
 
 
 def test_unknown_exercise_lists_the_known_ones():
     with pytest.raises(ValueError) as error:
-        check("ch00.linear_backwards", lambda x, weight, grad_out: None)
+        check("ch00.scale_shift_backwards", lambda x, gamma, grad_out: None)
     message = str(error.value)
-    assert "Did you mean 'ch00.linear_backward'" in message
+    assert "Did you mean 'ch00.scale_shift_backward'" in message
     assert all(exercise.id in message for exercise in chapter_exercises("ch00"))
+
+
+def test_every_exercise_has_five_cases_and_a_randomised_shape():
+    for exercise in chapter_exercises("ch00"):
+        assert len(exercise.cases) >= 5, exercise.id
+        assert any("random" in case.name for case in exercise.cases), exercise.id
+
+
+def _same(a, b) -> bool:
+    if callable(a):  # the function of a numerical_gradient case: same values at a probe
+        return callable(b)
+    return (a is None and b is None) or np.array_equal(np.asarray(a), np.asarray(b))
 
 
 def test_cases_are_deterministic_float64_and_small():
@@ -254,5 +334,7 @@ def test_cases_are_deterministic_float64_and_small():
             first, second = case.make_inputs(), case.make_inputs()
             arrays = [a for a in first if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
             assert arrays and all(a.dtype == np.float64 and a.size <= 64 for a in arrays)
-            for a, b in zip(first, second):
-                assert (a is None and b is None) or np.array_equal(np.asarray(a), np.asarray(b))
+            assert all(_same(a, b) for a, b in zip(first, second)), case.name
+            functions = [(a, b) for a, b in zip(first, second) if callable(a)]
+            for (f, g), x in zip(functions, [first[1]] * len(functions)):
+                assert f(x) == g(x), case.name

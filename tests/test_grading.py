@@ -64,18 +64,18 @@ def graded(reference, reference_path, outside, tmp_path_factory):
     missing = dict(reference, cells=[c for c in reference["cells"]
                                      if "def sgd_momentum_step(" not in "".join(c["source"])])
     write(missing, folder / "missing_exercise.ipynb")
-    write(with_cell(reference, "linear_backward",
-                    "def linear_backward(x, weight, grad_out):\n"
-                    "    return grad_out @ weight.T x.T @ grad_out\n"), folder / "syntax_error.ipynb")
-    write(with_cell(reference, "softmax_cross_entropy_grad",
-                    "def softmax_cross_entropy_grad(logits):\n    return logits\n"),
+    write(with_cell(reference, "scale_shift_backward",
+                    "def scale_shift_backward(x, gamma, grad_out):\n"
+                    "    return grad_out * gamma x.sum(axis=0)\n"), folder / "syntax_error.ipynb")
+    write(with_cell(reference, "bce_with_logits",
+                    "def bce_with_logits(logits):\n    return logits\n"),
           folder / "wrong_signature.ipynb")
     write(with_cell(reference, "sgd_momentum_step",
                     "def sgd_momentum_step(param, grad, buf, lr, momentum):\n"
                     "    while True:\n        pass\n"), folder / "infinite_loop.ipynb")
-    write(prepend(reference, "softmax_cross_entropy_grad", "import sys\nsys.exit(3)\n"),
+    write(prepend(reference, "bce_with_logits", "import sys\nsys.exit(3)\n"),
           folder / "sys_exit.ipynb")
-    write(prepend(reference, "linear_backward", "import os\nos._exit(7)\n"),
+    write(prepend(reference, "scale_shift_backward", "import os\nos._exit(7)\n"),
           folder / "os_exit.ipynb")
     write(prepend(reference, "sgd_momentum_step",
                   f"open({str(outside / 'written.txt')!r}, 'w').write('x')\n"),
@@ -83,7 +83,7 @@ def graded(reference, reference_path, outside, tmp_path_factory):
     write(prepend(reference, "sgd_momentum_step",
                   f"import subprocess\nsubprocess.run(['touch', {str(outside / 'spawned')!r}])\n"),
           folder / "spawns.ipynb")
-    write(prepend(reference, "linear_backward",
+    write(prepend(reference, "scale_shift_backward",
                   "import os\nopen('scratch.txt', 'w').write('fine')\nos.remove('scratch.txt')\n"),
           folder / "writes_inside.ipynb")
     module = tmp_path_factory.mktemp("module") / "module_student.py"
@@ -126,11 +126,11 @@ def test_grader_and_inline_check_agree_on_mutants(graded):
 
 @pytest.mark.parametrize("student, function, fragment", [
     ("missing_exercise", "sgd_momentum_step", "exercise cell not found"),
-    ("syntax_error", "linear_backward", "syntax error in the exercise cell, line 2"),
-    ("wrong_signature", "softmax_cross_entropy_grad", "wrong signature"),
+    ("syntax_error", "scale_shift_backward", "syntax error in the exercise cell, line 2"),
+    ("wrong_signature", "bce_with_logits", "wrong signature"),
     ("infinite_loop", "sgd_momentum_step", f"timed out after {TIMEOUT:g} s"),
-    ("sys_exit", "softmax_cross_entropy_grad", "called sys.exit(3)"),
-    ("os_exit", "linear_backward", "exit code 7"),
+    ("sys_exit", "bce_with_logits", "called sys.exit(3)"),
+    ("os_exit", "scale_shift_backward", "exit code 7"),
     ("writes_outside", "sgd_momentum_step", "refused by the grader: open("),
     ("spawns", "sgd_momentum_step", "refused by the grader: subprocess.Popen"),
 ])
@@ -166,8 +166,8 @@ def test_report_has_points_and_messages_per_student_and_exercise(graded, tmp_pat
     assert set(by_student) == set(graded)
     assert by_student["reference"]["percent"] == 100.0
     syntax = {e["id"]: e for e in by_student["syntax_error"]["exercises"]}
-    assert syntax["ch00.linear_backward"]["points"] == 0
-    assert "syntax error" in syntax["ch00.linear_backward"]["messages"][0]
+    assert syntax["ch00.scale_shift_backward"]["points"] == 0
+    assert "syntax error" in syntax["ch00.scale_shift_backward"]["messages"][0]
     assert report["max_points"] == sum(s["max_points"] for s in report["submissions"])
 
 
@@ -175,7 +175,7 @@ def test_score_table_lists_every_student_with_a_total(graded):
     table = "\n".join(score_table(list(graded.values())))
     for student in graded:
         assert f"\n{student} " in table
-    assert f"{MAX}/{MAX} (100 %)" in table and "0/3 not attempted" in table
+    assert f"{MAX}/{MAX} (100 %)" in table and "0/5 not attempted" in table
 
 
 def test_discover_names_students_by_file_and_skips_checkpoints(tmp_path):
@@ -211,10 +211,10 @@ def test_chapter_comes_from_content_then_name_then_instructor(tmp_path, referenc
 
 
 def test_timeout_message_and_exercise_process_is_killed(reference, tmp_path):
-    notebook = with_cell(reference, "linear_backward",
-                         "def linear_backward(x, weight, grad_out):\n    while True:\n        pass\n")
+    notebook = with_cell(reference, "scale_shift_backward",
+                         "def scale_shift_backward(x, gamma, grad_out):\n    while True:\n        pass\n")
     (submission,) = plan([str(write(notebook, tmp_path / "loop.ipynb"))])
-    exercise = get_exercise("ch00.linear_backward")
+    exercise = get_exercise("ch00.scale_shift_backward")
     from mlpcore.exercises._grader import grade_exercise
     result = grade_exercise(submission, exercise, timeout=1.0)
     assert result.status == "error" and "timed out after 1 s" in result.message

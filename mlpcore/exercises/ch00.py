@@ -1,10 +1,14 @@
 """Chapter 0 exercises (an MLP in NumPy): the cases and the classic mistakes.
 
+None of the four is printed or spelled out by the chapter: a layer whose backward the
+chapter does not derive, the learner's own gradient check, a loss the chapter does not
+derive (value and gradient), and PyTorch's momentum step as a pure function.
+
 Every reference below is computed in float64 from the case's own inputs, with the
 textbook formula, so the cases do not depend on the rest of mlpcore (the tests check
-that the formulas agree with mlpcore's Linear, CrossEntropyLoss and SGD). Each wrong
-variant listed next to a reference is a mistake learners actually make; when an
-answer equals one, its hint is shown.
+that the formulas agree with mlpcore's central differences and SGD, and with PyTorch
+when it is installed). Each wrong variant listed next to a reference is a mistake
+learners actually make; when an answer equals one, its hint is shown.
 """
 from __future__ import annotations
 
@@ -21,181 +25,301 @@ def _normal(seed: int, *shapes: tuple, scale: float = 1.0, shift: float = 0.0) -
     return tuple(shift + scale * rng.standard_normal(shape) for shape in shapes)
 
 
-# ---------------------------------------------------------------- 1. Linear backward
-NO_MEAN_HERE = ("don't divide by N here: grad_out is already d(mean loss)/dy, so the "
-                "1/N is inside it")
-TRANSPOSE = ("grad_x = grad_out @ weight.T: the weight is stored (in, out), so going "
-             "back from the outputs to the inputs needs its transpose")
+def _random_shape(seed: int, low: int, high: int, ndim: int) -> tuple:
+    """A shape drawn from a seeded generator: every run gets the same 'random' shape."""
+    return tuple(int(n) for n in np.random.default_rng(seed).integers(low, high + 1, size=ndim))
 
 
-def _linear_inputs(seed: int, n: int, fan_in: int, fan_out: int):
-    return lambda: _normal(seed, (n, fan_in), (fan_in, fan_out), (n, fan_out))
+def _read_only(*arrays: np.ndarray) -> tuple:
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
 
 
-def _judge_linear_backward(inputs: tuple, output) -> Optional[Failure]:
-    x, weight, grad_out = inputs
-    n = x.shape[0]
-    grad_x = grad_out @ weight.T
-    grad_weight = x.T @ grad_out
-    grad_bias = grad_out.sum(axis=0)
-    grad_x_mistakes: list[Mistake] = [(grad_x / n, NO_MEAN_HERE),
-                                      ((n, weight.shape[1]), TRANSPOSE)]
-    if weight.shape[0] == weight.shape[1]:
-        grad_x_mistakes.insert(0, (grad_out @ weight, TRANSPOSE))
-    mistakes = {
-        "grad_x": grad_x_mistakes,
-        "grad_weight": [
-            (grad_out.T @ x, "grad_weight has the weight's shape (in, out): "
-                             "x.T @ grad_out, not grad_out.T @ x"),
-            (grad_weight / n, NO_MEAN_HERE)],
-        "grad_bias": [
-            (grad_out, "the bias is shared by every example: sum its gradient over the "
-                       "batch, grad_bias = grad_out.sum(axis=0)"),
-            (grad_out.sum(axis=1), "summed over the wrong axis: axis 0 is the batch"),
-            (grad_out.mean(axis=0), "sum over the batch, don't average: the 1/N of the "
-                                    "mean loss is already inside grad_out"),
-            (grad_out.sum(axis=0, keepdims=True), "grad_bias has the bias's shape (out,): "
-                                                  "drop keepdims=True")],
-    }
-    return compare_outputs(output, ("grad_x", "grad_weight", "grad_bias"),
-                           (grad_x, grad_weight, grad_bias), mistakes=mistakes)
+IN_PLACE = ("`{0} -= ...`, `{0} *= ...` or `{0}[...] = ...` change the caller's array; "
+            "compute a new array instead")
 
 
-def _linear_exception_hint(exc: BaseException) -> Optional[str]:
-    if isinstance(exc, ValueError) and "matmul" in str(exc):
-        return ("the shapes of a matrix product do not fit. x is (N, in), weight (in, out), "
-                "grad_out (N, out): " + TRANSPOSE + ", and grad_weight = x.T @ grad_out")
+def _read_only_hint(exc: BaseException) -> Optional[str]:
+    if isinstance(exc, ValueError) and "read-only" in str(exc):
+        return ("you wrote into an input array (it is read-only in this case): "
+                + IN_PLACE.format("param"))
     return None
 
 
-LINEAR_BACKWARD = Exercise(
-    id="ch00.linear_backward",
-    function="linear_backward",
-    params=("x", "weight", "grad_out"),
-    summary="gradients of y = x @ weight + b with respect to x, weight and b",
+# ------------------------------------------------ 1. backward of a scale-and-shift layer
+NO_MEAN_HERE = ("sum over the batch, don't average: grad_out is already d(mean loss)/dy, "
+                "so the 1/N is inside it")
+SHARED = ("gamma and beta are shared by the N rows of the batch: sum their gradients over "
+          "axis 0, giving shape (D,)")
+NOT_LINEAR = ("x.T @ grad_out is Linear's weight gradient, where every input meets every "
+              "output; here gamma[d] only scales column d: multiply elementwise, then sum "
+              "over the batch (axis 0)")
+
+
+def _scale_shift_inputs(seed: int, n: int, d: int):
+    return lambda: _normal(seed, (n, d), (d,), (n, d))
+
+
+def _random_scale_shift_inputs(seed: int):
+    n, d = _random_shape(seed, 2, 8, 2)
+    return _scale_shift_inputs(seed + 1, n, d)
+
+
+def _judge_scale_shift(inputs: tuple, output) -> Optional[Failure]:
+    x, gamma, grad_out = inputs
+    grad_x = grad_out * gamma
+    grad_gamma = (grad_out * x).sum(axis=0)
+    grad_beta = grad_out.sum(axis=0)
+    mistakes = {
+        "grad_x": [(grad_out, "y = x * gamma + beta, so dy/dx = gamma: multiply grad_out by "
+                              "gamma (broadcast along the batch)"),
+                   (grad_out * x, "dy/dx is gamma, not x: grad_x = grad_out * gamma"),
+                   (grad_x / len(x), NO_MEAN_HERE)],
+        "grad_gamma": [((x.shape[0], x.shape[1]), SHARED),
+                       ((x.shape[1], x.shape[1]), NOT_LINEAR),
+                       (grad_out.sum(axis=0), "dy/dgamma is x: sum grad_out * x over the "
+                                              "batch, not grad_out alone"),
+                       ((grad_out * x).mean(axis=0), NO_MEAN_HERE),
+                       ((grad_out * x).sum(axis=1), "summed over the wrong axis: axis 0 is "
+                                                    "the batch")],
+        "grad_beta": [((x.shape[0], x.shape[1]), SHARED),
+                      (grad_out.mean(axis=0), NO_MEAN_HERE),
+                      (grad_out.sum(axis=1), "summed over the wrong axis: axis 0 is the "
+                                             "batch")],
+    }
+    return compare_outputs(output, ("grad_x", "grad_gamma", "grad_beta"),
+                           (grad_x, grad_gamma, grad_beta), mistakes=mistakes)
+
+
+def _scale_shift_exception_hint(exc: BaseException) -> Optional[str]:
+    if isinstance(exc, ValueError) and ("matmul" in str(exc) or "aligned" in str(exc)):
+        return "no matrix product is needed: " + NOT_LINEAR
+    return None
+
+
+SCALE_SHIFT_BACKWARD = Exercise(
+    id="ch00.scale_shift_backward",
+    function="scale_shift_backward",
+    params=("x", "gamma", "grad_out"),
+    summary="gradients of y = x * gamma + beta (one scale and shift per feature)",
     cases=(
-        Case("batch of 4, 3 inputs → 2 outputs", _linear_inputs(1, 4, 3, 2),
-             _judge_linear_backward),
-        Case("square weight, 3 inputs → 3 outputs", _linear_inputs(2, 5, 3, 3),
-             _judge_linear_backward),
-        Case("a single example, 4 inputs → 5 outputs", _linear_inputs(3, 1, 4, 5),
-             _judge_linear_backward),
+        Case("batch of 4, 3 features", _scale_shift_inputs(1, 4, 3), _judge_scale_shift),
+        Case("a single example, 5 features", _scale_shift_inputs(2, 1, 5), _judge_scale_shift),
+        Case("square batch (N = D = 6)", _scale_shift_inputs(3, 6, 6), _judge_scale_shift),
+        Case("random shape (seeded)", _random_scale_shift_inputs(4), _judge_scale_shift),
+        Case("another random shape (seeded)", _random_scale_shift_inputs(6),
+             _judge_scale_shift),
     ),
-    exception_hint=_linear_exception_hint,
+    exception_hint=_scale_shift_exception_hint,
 )
 
 
-# ------------------------------------------------- 2. softmax + cross-entropy gradient
-OVERFLOW = ("exp of a large logit overflows to inf: subtract each row's maximum first, "
-            "softmax(z) = softmax(z - max(z)) is the same value without the overflow")
-ROW_INDEX = ("subtract 1 only at each row's target class: "
-             "p[np.arange(N), targets] -= 1 (p[targets] picks whole rows)")
+# ------------------------------------------------- 2. your own numerical gradient
+FORWARD = ("this is the one-sided difference (f(x + eps) - f(x)) / eps, whose error "
+           "shrinks only like eps; use the central difference "
+           "(f(x + eps e_i) - f(x - eps e_i)) / (2 eps), whose error shrinks like eps²")
+TWO_EPS = "the two evaluations are 2*eps apart: divide by 2 * eps, not eps"
+ONE_AT_A_TIME = ("perturb ONE entry at a time (x + eps * e_i, with e_i zero except entry i); "
+                 "adding eps to every entry measures the slope along the all-ones direction")
+RESTORE = ("put each entry back to its original value before perturbing the next one; "
+           "otherwise later entries are measured at a shifted point")
+SAME_SHAPE = "return an array of x's shape (one partial derivative per entry of x)"
 
 
-def _softmax(logits: np.ndarray, axis: int) -> np.ndarray:
-    shifted = logits - logits.max(axis=axis, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=axis, keepdims=True)
+def _central(f, x: np.ndarray, eps: float) -> np.ndarray:
+    grad = np.zeros_like(x, dtype=np.float64)
+    for index in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[index] += eps
+        minus[index] -= eps
+        grad[index] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
 
 
-def _ce_inputs(seed: int, n: int, classes: int, shift: float = 0.0, scale: float = 2.0,
-               targets: Optional[list] = None):
+def _one_sided(f, x: np.ndarray, eps: float) -> np.ndarray:
+    grad = np.zeros_like(x, dtype=np.float64)
+    base = f(x)
+    for index in np.ndindex(x.shape):
+        plus = x.copy()
+        plus[index] += eps
+        grad[index] = (f(plus) - base) / eps
+    return grad
+
+
+def _never_restored(f, x: np.ndarray, eps: float) -> np.ndarray:
+    grad = np.zeros_like(x, dtype=np.float64)
+    moving = x.copy()
+    for index in np.ndindex(x.shape):
+        moving[index] += eps
+        plus = f(moving)
+        moving[index] -= 2 * eps
+        grad[index] = (plus - f(moving)) / (2 * eps)
+    return grad
+
+
+def _sin_sum(seed: int, shape: tuple, eps: float):
     def make() -> tuple:
-        rng = np.random.default_rng(seed)
-        logits = shift + scale * rng.standard_normal((n, classes))
-        chosen = (np.array(targets, dtype=np.int64) if targets is not None
-                  else rng.integers(0, classes, size=n))
-        return logits, chosen
+        weights, x = _normal(seed, shape, shape)
+        return (lambda z: float(np.sum(weights * np.sin(z)))), x, eps
     return make
 
 
-def _judge_softmax_ce_grad(inputs: tuple, output) -> Optional[Failure]:
-    logits, targets = inputs
-    n, classes = logits.shape
-    rows = np.arange(n)
-    one_hot = np.zeros_like(logits)
-    one_hot[rows, targets] = 1.0
-    probs = _softmax(logits, axis=1)
-    expected = (probs - one_hot) / n
-
-    mistakes: list[Mistake] = [
-        (probs - one_hot, "divide by N: the loss is the MEAN over the batch, so each "
-                          "example's gradient carries a factor 1/N"),
-        (probs / n, "subtract the one-hot targets: d loss / d logits = "
-                    "(softmax(logits) - one_hot(targets)) / N"),
-        ((_softmax(logits, axis=0) - one_hot) / n,
-         "softmax normalises each ROW (one example's scores over the C classes): "
-         "use axis=1 with keepdims=True"),
-        ((probs - one_hot) / classes, "divide by N, the number of examples (rows), "
-                                      "not by C, the number of classes"),
-    ]
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    if n == classes:  # a reduction without keepdims broadcasts silently only when N == C
-        no_keepdims = shifted / shifted.sum(axis=1)
-        mistakes.append(((no_keepdims - one_hot) / n,
-                         "sum(axis=1) without keepdims=True divides column j by row j's "
-                         "sum: use keepdims=True"))
-    if targets.max() < n:
-        whole_rows = probs.copy()
-        whole_rows[targets] -= 1.0
-        mistakes.append((whole_rows / n, ROW_INDEX))
-    failure = compare_outputs(output, ("grad_logits",), (expected,),
-                              mistakes={"grad_logits": mistakes}, nan_hint=OVERFLOW)
-    if failure is None or failure.hint or np.shape(output) != expected.shape:
-        return failure
-    return Failure(failure.message, _softmax_property_hint(np.asarray(output, float), one_hot))
+def _log_sum_exp(seed: int, shape: tuple, eps: float):
+    def make() -> tuple:
+        (x,) = _normal(seed, shape)
+        return (lambda z: float(np.log(np.sum(np.exp(2.0 * z))))), x, eps
+    return make
 
 
-def _softmax_property_hint(got: np.ndarray, one_hot: np.ndarray) -> str:
-    """A hint from what the wrong answer still satisfies, whatever the exact slip."""
-    n = got.shape[0]
-    probs = got * n + one_hot  # what the learner's softmax must have been
-    if np.allclose(probs.sum(axis=0), 1.0) and not np.allclose(probs.sum(axis=1), 1.0):
-        return ("your softmax sums to 1 down each COLUMN: normalise each row (one "
-                "example's scores over the C classes) with axis=1, keepdims=True")
-    if not np.allclose(got.sum(axis=1), 0.0):
-        return ("each row of the gradient should sum to 0 (softmax and one-hot both sum "
-                "to 1): check the softmax normalisation and the one-hot subtraction")
-    return ""
+def _scale_shift_tanh(seed: int, n: int, d: int, eps: float):
+    """f(gamma) = sum(R * tanh(X * gamma + beta)): a gradient check of exercise 0.1's
+    layer (followed by tanh) with respect to gamma."""
+    def make() -> tuple:
+        X, beta, R, gamma = _normal(seed, (n, d), (d,), (n, d), (d,))
+        return (lambda g: float(np.sum(R * np.tanh(X * g + beta)))), gamma, eps
+    return make
 
 
-def _ce_exception_hint(exc: BaseException) -> Optional[str]:
-    if isinstance(exc, IndexError):
-        return ROW_INDEX
-    if isinstance(exc, ValueError) and "broadcast" in str(exc):
-        return "keep the summed axis so it broadcasts back: .sum(axis=1, keepdims=True)"
-    return None
+def _quadratic_coupled(seed: int, eps: float):
+    shape = _random_shape(seed, 2, 3, 3)
+
+    def make() -> tuple:
+        weights, x = _normal(seed + 1, shape, shape)
+        return (lambda z: float(0.5 * np.sum(weights * z ** 3) + np.sum(z) ** 2)), x, eps
+    return make
 
 
-SOFTMAX_CROSS_ENTROPY_GRAD = Exercise(
-    id="ch00.softmax_cross_entropy_grad",
-    function="softmax_cross_entropy_grad",
-    params=("logits", "targets"),
-    summary="gradient of the mean cross-entropy over the batch with respect to the logits",
+def _judge_numerical_gradient(inputs: tuple, output) -> Optional[Failure]:
+    f, x, eps = inputs
+    expected = _central(f, x, eps)
+    mistakes: list[Mistake] = [(_one_sided(f, x, eps), FORWARD),
+                               (2 * expected, TWO_EPS),
+                               (np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps)),
+                                ONE_AT_A_TIME),
+                               (_never_restored(f, x, eps), RESTORE)]
+    if x.ndim > 1:
+        mistakes.append(((x.size,), SAME_SHAPE))
+    return compare_outputs(output, ("grad",), (expected,), mistakes={"grad": mistakes})
+
+
+NUMERICAL_GRADIENT = Exercise(
+    id="ch00.numerical_gradient",
+    function="numerical_gradient",
+    params=("f", "x", "eps"),
+    summary="central-difference gradient of a scalar function f at x, one entry at a time",
     cases=(
-        Case("batch of 4, 3 classes", _ce_inputs(10, 4, 3), _judge_softmax_ce_grad),
-        Case("square batch (N = C = 4), repeated targets",
-             _ce_inputs(11, 4, 4, targets=[2, 0, 2, 3]), _judge_softmax_ce_grad),
-        Case("large logits (around 1000), batch of 3, 5 classes",
-             _ce_inputs(12, 3, 5, shift=1000.0, scale=3.0), _judge_softmax_ce_grad),
+        Case("sum of weighted sines, 5 entries, eps 1e-3", _sin_sum(30, (5,), 1e-3),
+             _judge_numerical_gradient),
+        Case("log-sum-exp of a 3 × 4 array, eps 1e-4", _log_sum_exp(31, (3, 4), 1e-4),
+             _judge_numerical_gradient),
+        Case("gradient check of a scale-and-shift layer + tanh, w.r.t. gamma (4 features)",
+             _scale_shift_tanh(32, 6, 4, 1e-3), _judge_numerical_gradient),
+        Case("random 3-D shape (seeded), coupled entries, eps 1e-3",
+             _quadratic_coupled(33, 1e-3), _judge_numerical_gradient),
+        Case("random 2-D shape (seeded), eps 1e-2",
+             _log_sum_exp(35, _random_shape(34, 2, 5, 2), 1e-2), _judge_numerical_gradient),
     ),
-    exception_hint=_ce_exception_hint,
 )
 
 
-# ------------------------------------------------------------ 3. SGD with momentum
+# --------------------------------------- 3. binary cross-entropy from logits: value and gradient
+STABLE = ("log(sigmoid(z)) and log(1 - sigmoid(z)) hit log(0) once |z| is large (about 37 "
+          "and beyond in float64); use the stable form "
+          "max(z, 0) - z * t + log1p(exp(-|z|)), which never takes the log of 0")
+MEAN = "the loss is the MEAN over the N examples: divide the sum by N"
+GRAD_MEAN = ("each example's gradient carries the 1/N of the mean: "
+             "grad = (sigmoid(z) - t) / N")
+CANCELS = ("the sigmoid's own derivative sigma(1 - sigma) cancels against the log's "
+           "1/sigma: d loss_n / d z_n = sigmoid(z_n) - t_n, nothing more")
+SIGN = ("this is the gradient of the log-likelihood, which we maximise; the loss is its "
+        "negative: grad = (sigmoid(z) - t) / N")
+SOFT = ("targets may be any number in [0, 1] (soft labels): use "
+        "t * log(sigmoid(z)) + (1 - t) * log(1 - sigmoid(z)) in its stable form, not a "
+        "branch on t == 1")
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for any z, no overflow
+
+
+def _bce_inputs(seed: int, n: int, scale: float = 2.0, soft: bool = False,
+                confident_wrong: bool = False):
+    def make() -> tuple:
+        rng = np.random.default_rng(seed)
+        targets = rng.integers(0, 2, size=n).astype(np.float64)
+        if soft:
+            targets = rng.uniform(0.0, 1.0, size=n)
+        logits = scale * rng.standard_normal(n)
+        if confident_wrong:  # large logits of the wrong sign: log(0) for a naive loss
+            logits = np.where(targets > 0.5, -1.0, 1.0) * rng.uniform(40.0, 1000.0, size=n)
+        return logits, targets
+    return make
+
+
+def _random_bce_inputs(seed: int, **options):
+    (n,) = _random_shape(seed, 5, 40, 1)
+    return _bce_inputs(seed + 1, n, **options)
+
+
+def _judge_bce(inputs: tuple, output) -> Optional[Failure]:
+    logits, targets = inputs
+    n = logits.shape[0]
+    per_example = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
+    loss = np.float64(per_example.mean())
+    probs = _sigmoid(logits)
+    grad = (probs - targets) / n
+    branches = [np.where(chosen, np.logaddexp(0, -logits), np.logaddexp(0, logits)).mean()
+                for chosen in (targets > 0.5, targets == 1)]  # targets rounded to 0 or 1
+    mistakes = {
+        "loss": [(np.float64(per_example.sum()), MEAN), (np.float64(-loss), SIGN)]
+                + [(np.float64(branch), SOFT) for branch in branches],
+        "grad_logits": [(probs - targets, GRAD_MEAN), ((targets - probs) / n, SIGN),
+                        (grad * probs * (1 - probs), CANCELS)],
+    }
+    return compare_outputs(output, ("loss", "grad_logits"), (loss, grad),
+                           mistakes=mistakes, nan_hint=STABLE)
+
+
+BCE_WITH_LOGITS = Exercise(
+    id="ch00.bce_with_logits",
+    function="bce_with_logits",
+    params=("logits", "targets"),
+    summary="mean binary cross-entropy from logits, and its gradient with respect to them",
+    cases=(
+        Case("4 examples, targets 0 or 1", _bce_inputs(40, 4), _judge_bce),
+        Case("a single example", _bce_inputs(41, 1), _judge_bce),
+        Case("random batch size (seeded), targets 0 or 1", _random_bce_inputs(42),
+             _judge_bce),
+        Case("soft targets in [0, 1], 6 examples", _bce_inputs(44, 6, soft=True), _judge_bce),
+        Case("confident and wrong: logits of size 40 to 1000, random batch size (seeded)",
+             _random_bce_inputs(45, confident_wrong=True), _judge_bce),
+    ),
+)
+
+
+# ------------------------------------------------------------ 4. SGD with momentum
 NOT_EMA = ("PyTorch's SGD adds the raw gradient: buf = momentum * buf + grad, no "
            "(1 - momentum) factor (dampening is 0)")
 FIRST_STEP = ("on the first step (buf is None) PyTorch sets buf = grad, as if the buffer "
               "had started at zero")
 STEP_WITH_BUF = "step along the updated buffer: new_param = param - lr * new_buf"
+ALIASED = ("return a NEW array: new_buf = grad.copy() on the first step. The caller "
+           "reuses its gradient array (zero_grad, the next backward), which would "
+           "silently change a buffer that is the same array")
 
 
 def _sgd_inputs(seed: int, shape: tuple, first: bool, lr: float, momentum: float):
     def make() -> tuple:
         param, grad, buf = _normal(seed, shape, shape, shape)
+        if first:  # the caller's arrays, read-only here so that sharing them shows
+            _read_only(param, grad)
         return param, grad, (None if first else buf), lr, momentum
     return make
+
+
+def _random_sgd_inputs(seed: int, first: bool, lr: float, momentum: float):
+    return _sgd_inputs(seed + 1, _random_shape(seed, 1, 6, 2), first, lr, momentum)
 
 
 def _judge_sgd_momentum(inputs: tuple, output) -> Optional[Failure]:
@@ -223,8 +347,15 @@ def _judge_sgd_momentum(inputs: tuple, output) -> Optional[Failure]:
     new_param = param - lr * new_buf
     param_mistakes.append((param + lr * new_buf, "gradient DEscent subtracts: "
                                                  "new_param = param - lr * new_buf"))
-    return compare_outputs(output, ("new_param", "new_buf"), (new_param, new_buf),
-                           mistakes={"new_param": param_mistakes, "new_buf": buf_mistakes})
+    failure = compare_outputs(output, ("new_param", "new_buf"), (new_param, new_buf),
+                              mistakes={"new_param": param_mistakes, "new_buf": buf_mistakes})
+    if failure is None:
+        shared = [name for name, value in zip(("new_param", "new_buf"), output)
+                  if isinstance(value, np.ndarray) and not value.flags.writeable]
+        if shared:  # only the caller's (read-only) arrays, or views of them, are read-only
+            return Failure(f"{shared[0]} is one of your inputs (or a view of it), not a "
+                           f"new array", ALIASED)
+    return failure
 
 
 SGD_MOMENTUM_STEP = Exercise(
@@ -239,7 +370,12 @@ SGD_MOMENTUM_STEP = Exercise(
              _sgd_inputs(21, (3, 4), False, 0.05, 0.9), _judge_sgd_momentum),
         Case("later step, momentum 0.5, lr 0.3",
              _sgd_inputs(22, (6,), False, 0.3, 0.5), _judge_sgd_momentum),
+        Case("first step, random shape (seeded), momentum 0.99",
+             _random_sgd_inputs(23, True, 0.01, 0.99), _judge_sgd_momentum),
+        Case("later step, random shape (seeded), momentum 0.9",
+             _random_sgd_inputs(25, False, 0.1, 0.9), _judge_sgd_momentum),
     ),
+    exception_hint=_read_only_hint,
 )
 
-EXERCISES = [LINEAR_BACKWARD, SOFTMAX_CROSS_ENTROPY_GRAD, SGD_MOMENTUM_STEP]
+EXERCISES = [SCALE_SHIFT_BACKWARD, NUMERICAL_GRADIENT, BCE_WITH_LOGITS, SGD_MOMENTUM_STEP]
