@@ -31,6 +31,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from mlpcore import functional as F
 from mlpcore.clip import clip_grad_norm_, clip_grad_value_  # noqa: F401 (re-export)
 from mlpcore.module import Module, Parameter
 
@@ -130,9 +131,10 @@ class Optimizer:
     def step(self, closure: Callable[[], float] | None = None):
         raise NotImplementedError(f"{type(self).__name__} does not implement step")
 
-    def _scratch(self, param: Parameter, count: int) -> list[np.ndarray]:
-        """``count`` work arrays shaped like ``param.data``, allocated once and reused
-        every step (so a step allocates no parameter-sized arrays)."""
+    def _scratch(self, param: Parameter, count: int) -> tuple:
+        """A pair of work arrays for the in-place update rules, of which the first
+        ``count`` are arrays shaped like ``param.data`` (the rest None): allocated once
+        and reused every step, so a step allocates no parameter-sized arrays."""
         arrays = self._scratch_arrays.get(param, [])
         data = param.data
         if arrays and (arrays[0].shape != data.shape or arrays[0].dtype != data.dtype):
@@ -140,7 +142,7 @@ class Optimizer:
         while len(arrays) < count:
             arrays.append(np.empty_like(data))
         self._scratch_arrays[param] = arrays
-        return arrays
+        return (*arrays[:count], None, None)[:2]
 
     # ----- saving and restoring ---------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -245,48 +247,23 @@ class SGD(Optimizer):
                              f"nesterov=False")
 
     def step(self, closure: Callable[[], float] | None = None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
+        """One update of every parameter that has a gradient; returns closure() if given.
+        The rule is ``functional.sgd_step``; its in-place twin runs here."""
         loss = closure() if closure is not None else None
         for group in self.param_groups:
-            lr, momentum = float(group["lr"]), float(group["momentum"])
-            dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
+            hyper = {key: float(group[key]) for key in
+                     ("lr", "momentum", "dampening", "weight_decay")}
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                scratch = self._scratch(param, 2 if group["nesterov"] else 1)
-                direction = _signed_grad(param, weight_decay, group["maximize"], scratch[0])
-                if momentum != 0:
-                    state = self.state[param]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = direction.copy()
-                    else:
-                        buf *= momentum
-                        if dampening != 0:
-                            direction *= 1 - dampening  # direction is not needed again
-                        buf += direction
-                    if group["nesterov"]:
-                        np.multiply(buf, momentum, out=scratch[1])
-                        direction += scratch[1]
-                    else:
-                        direction = buf
-                np.multiply(direction, lr, out=scratch[0])
-                param.data -= scratch[0]
+                state = self.state[param]
+                buf = F.sgd_step_inplace(
+                    param.data, param.grad, state.get("momentum_buffer"),
+                    self._scratch(param, 2 if group["nesterov"] else 1),
+                    nesterov=group["nesterov"], maximize=group["maximize"], **hyper)
+                if buf is not None:
+                    state["momentum_buffer"] = buf
         return loss
-
-
-def _signed_grad(param: Parameter, weight_decay: float, maximize: bool,
-                 out: np.ndarray) -> np.ndarray:
-    """out <- (-grad if maximize else grad) + weight_decay * p, in p's dtype."""
-    grad = param.grad
-    if weight_decay != 0:
-        np.multiply(param.data, weight_decay, out=out)
-        (np.subtract if maximize else np.add)(out, grad, out=out)
-    elif maximize:
-        np.negative(grad, out=out)
-    else:
-        np.copyto(out, grad, casting="same_kind")
-    return out
 
 
 class Adam(Optimizer):
@@ -344,39 +321,15 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = np.zeros_like(param.data)
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = np.zeros_like(param.data)
-                coupled_decay = weight_decay if not self._decoupled else 0.0
-                needs_copy = coupled_decay != 0 or group["maximize"]
-                scratch = self._scratch(param, 2 if needs_copy else 1)
-                work = scratch[0]
-                grad = (_signed_grad(param, coupled_decay, group["maximize"], scratch[1])
-                        if needs_copy else param.grad)
                 state["step"] += 1
-                step = state["step"]
                 if self._decoupled and weight_decay != 0:
                     param.data *= 1 - lr * weight_decay  # shrink p directly, not via g
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                exp_avg *= beta1
-                np.multiply(grad, 1 - beta1, out=work)
-                exp_avg += work
-                exp_avg_sq *= beta2
-                np.multiply(grad, grad, out=work)
-                work *= 1 - beta2
-                exp_avg_sq += work
-                second_moment = exp_avg_sq
-                if group["amsgrad"]:
-                    np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-                    second_moment = state["max_exp_avg_sq"]
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                step_size = lr / bias_correction1
-                # denom = sqrt(v) / sqrt(bc2) + eps: eps is added AFTER the bias
-                # correction, exactly as PyTorch does.
-                np.sqrt(second_moment, out=work)
-                work /= math.sqrt(bias_correction2)
-                work += eps
-                np.divide(exp_avg, work, out=work)
-                work *= step_size
-                param.data -= work
+                coupled_decay = 0.0 if self._decoupled else weight_decay
+                work = self._scratch(param, 2 if coupled_decay or group["maximize"] else 1)
+                F.adam_step_inplace(
+                    param.data, param.grad, state["exp_avg"], state["exp_avg_sq"],
+                    state["step"], work, lr=lr, betas=(beta1, beta2), eps=eps,
+                    weight_decay=coupled_decay, v_max=state.get("max_exp_avg_sq"), maximize=group["maximize"])
         return loss
 
 

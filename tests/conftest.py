@@ -1,6 +1,7 @@
-"""Shared pytest set-up: quiet, headless, and strict about PyTorch in CI."""
+"""Shared pytest set-up: quiet, headless, strict about PyTorch in CI; shared fixtures."""
 import os
 
+import numpy as np
 import pytest
 
 # Stored notebook outputs and test logs must not contain progress bars.
@@ -18,3 +19,9 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(
             "MLPCORE_REQUIRE_TORCH=1 but torch does not import "
             f"({exc}); install it with: pip install torch==2.13.0") from exc
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A generator seeded with 0, fresh for each test (other seeds: default_rng(k))."""
+    return np.random.default_rng(0)
