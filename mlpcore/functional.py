@@ -1,4 +1,4 @@
-r"""The math of mlpcore as pure functions, in the book's notation.
+"""The math of mlpcore as pure functions, in the book's notation.
 
 Each function is a few lines: the formula in the docstring, the formula in the
 code. Nothing here checks its input or keeps state; the classes (``Linear``,
@@ -30,7 +30,7 @@ __all__ = ["linear", "linear_backward", "relu", "relu_backward", "leaky_relu",
 
 # ----- linear layer -------------------------------------------------------------
 def linear(x, weight, bias=None):
-    r"""Affine map :math:`y = x W + b`.
+    """Affine map  y = x W + b.
 
     Shapes: x (N, in), weight (in, out), bias (out,) or None -> y (N, out).
     """
@@ -41,12 +41,13 @@ def linear(x, weight, bias=None):
 
 
 def linear_backward(x, weight, grad_out, *, needs_input_grad=True):
-    r"""Gradients of :math:`y = x W + b`, given :math:`G = \partial L/\partial y`:
+    """Gradients of  y = x W + b,  given G = dL/dy:
 
-    :math:`\partial L/\partial W = x^\top G`, :math:`\partial L/\partial b = \sum_n G_n`,
-    :math:`\partial L/\partial x = G W^\top` (None if not ``needs_input_grad``).
-    Shapes: x (N, in), weight (in, out), grad_out (N, out)
-    -> grad_x (N, in), grad_weight (in, out), grad_bias (out,).
+        dL/dW = xᵀ G        dL/db = Σ_n G_n        dL/dx = G Wᵀ
+
+    Shapes: x (N, in), weight (in, out), grad_out (N, out) -> grad_x (N, in),
+    grad_weight (in, out), grad_bias (out,). grad_x is None if not needs_input_grad
+    (the input is data: nobody uses its gradient).
     """
     grad_weight = x.T @ grad_out
     grad_bias = grad_out.sum(axis=0)
@@ -56,65 +57,65 @@ def linear_backward(x, weight, grad_out, *, needs_input_grad=True):
 
 # ----- activations: y = f(x) and dL/dx = G ⊙ f'(x) -------------------------------
 def relu(x):
-    r""":math:`y = \max(x, 0)`. Shapes: x (*) -> y (*)."""
+    """y = max(x, 0). Shapes: x (*) -> y (*)."""
     return np.maximum(x, 0)
 
 
 def relu_backward(x, grad_out):
-    r""":math:`\partial L/\partial x = G \odot [x > 0]`: a unit that was off passes no
-    gradient (0 at x = 0, and for an infinite G too, as in PyTorch). Shapes: (*)."""
+    """dL/dx = G ⊙ [x > 0]: a unit that was off passes no gradient (0 at x = 0, and
+    for an infinite G too, as in PyTorch). Shapes: x, grad_out (*) -> (*)."""
     if np.isfinite(grad_out).all():
         return grad_out * (x > 0)  # ~10x faster than np.where on a random mask
     return np.where(x > 0, grad_out, 0)  # inf * 0 would be NaN
 
 
 def leaky_relu(x, negative_slope=0.01):
-    r""":math:`y = x` for x > 0, :math:`y = a x` otherwise (a = negative_slope)."""
+    """y = x for x > 0, a·x otherwise (a = negative_slope)."""
     return np.where(x > 0, x, negative_slope * x)
 
 
 def leaky_relu_backward(x, grad_out, negative_slope=0.01):
-    r""":math:`\partial L/\partial x = G` where x > 0, :math:`a G` otherwise."""
+    """dL/dx = G where x > 0, a·G otherwise."""
     return np.where(x > 0, grad_out, negative_slope * grad_out)
 
 
 def elu(x, alpha=1.0):
-    r""":math:`y = x` for x > 0, :math:`y = \alpha (e^x - 1)` otherwise."""
+    """y = x for x > 0, α (eˣ - 1) otherwise (α = alpha)."""
     # exp of the non-positive part only: exp of a large positive x would overflow
     return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
 
 
 def elu_backward(x, grad_out, alpha=1.0):
-    r""":math:`\partial L/\partial x = G` where x > 0, :math:`G \alpha e^x` otherwise."""
+    """dL/dx = G where x > 0, G α eˣ otherwise."""
     return np.where(x > 0, grad_out, grad_out * (alpha * np.exp(np.minimum(x, 0))))
 
 
 def sigmoid(x):
-    r""":math:`\sigma(x) = 1 / (1 + e^{-x}) = e^{\min(x, 0)} / (1 + e^{-|x|})`: the second
-    form is the same number, but no exponential in it can overflow."""
+    """σ(x) = 1 / (1 + e⁻ˣ), computed as e^min(x, 0) / (1 + e^-|x|): the same number,
+    but no exponential in it can overflow."""
     return np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
 
 
 def sigmoid_backward(x, grad_out):
-    r""":math:`\partial L/\partial x = G \odot \sigma(x)(1 - \sigma(x))`."""
+    """dL/dx = G ⊙ σ(x) (1 - σ(x))."""
     y = sigmoid(x)
     return grad_out * y * (1 - y)
 
 
 def tanh(x):
-    r""":math:`y = \tanh(x)`."""
+    """y = tanh(x)."""
     return np.tanh(x)
 
 
 def tanh_backward(x, grad_out):
-    r""":math:`\partial L/\partial x = G \odot (1 - \tanh^2 x)`."""
+    """dL/dx = G ⊙ (1 - tanh²(x))."""
     y = np.tanh(x)
     return grad_out * (1 - y * y)
 
 
 # ----- dropout --------------------------------------------------------------------
 def dropout(x, keep_mask, p):
-    r"""Inverted dropout: :math:`y = x \odot m / (1 - p)`.
+    """Inverted dropout:  y = x ⊙ m / (1 - p).
 
     p is the probability of DROPPING a unit; the keep-mask m holds 1 (keep, with
     probability 1 - p) or 0 (drop), so E[y] = x. Shapes: x, keep_mask (*) -> y (*).
@@ -123,27 +124,29 @@ def dropout(x, keep_mask, p):
 
 
 def dropout_backward(grad_out, keep_mask, p):
-    r""":math:`\partial L/\partial x = G \odot m / (1 - p)`: the forward's mask and scale."""
+    """dL/dx = G ⊙ m / (1 - p): the forward's mask and scale."""
     return grad_out * keep_mask / (1 - p)
 
 
 # ----- batch normalisation ------------------------------------------------------------
 def batch_norm_eval(x, mean, var, weight, bias, eps):
-    r""":math:`\hat x = (x - \mu) / \sqrt{\sigma^2 + \epsilon}`, :math:`y = \gamma \odot
-    \hat x + \beta`, for given :math:`\mu, \sigma^2` (the running statistics in eval).
+    """Batch normalisation with given statistics μ = mean, σ² = var (in eval, the
+    running ones):
 
-    weight (gamma) and bias (beta) may be None (no affine part).
+        x̂ = (x - μ) / √(σ² + ε)        y = γ ⊙ x̂ + β
+
+    weight (γ) and bias (β) may be None (no affine part).
     Shapes: x (N, C); mean, var, weight, bias (C,) -> y, x_hat (N, C), inv_std (C,).
     """
     return _normalize(x - mean, var, weight, bias, eps)
 
 
 def batch_norm_train(x, weight, bias, eps):
-    r"""Batch normalisation with the batch's own statistics:
-    :math:`\mu = \frac1N \sum_n x_n`, :math:`\sigma^2 = \frac1N \sum_n (x_n - \mu)^2`
-    (biased: divide by N), then as ``batch_norm_eval``.
+    """Batch normalisation with the batch's own statistics (training):
 
-    Returns y, x_hat, inv_std and the batch's mean and var, shapes as there.
+        μ = (1/N) Σ_n x_n        σ² = (1/N) Σ_n (x_n - μ)²   (biased: divide by N)
+
+    then as batch_norm_eval. Returns y, x_hat, inv_std and the batch's mean and var.
     """
     mean = x.mean(axis=0)
     centered = x - mean
@@ -159,18 +162,13 @@ def _normalize(centered, var, weight, bias, eps):
 
 
 def batch_norm_backward(grad_out, x_hat, inv_std, weight, *, batch_stats=True):
-    r"""Gradients of batch normalisation, given :math:`G = \partial L/\partial y`:
+    """Gradients of batch normalisation, given G = dL/dy (bars: means over the batch):
 
-    :math:`\partial L/\partial\gamma = \sum_n G \odot \hat x`,
-    :math:`\partial L/\partial\beta = \sum_n G`, and, bars being means over the batch,
+        dL/dγ = Σ_n G ⊙ x̂        dL/dβ = Σ_n G
+        dL/dx = γ / √(σ² + ε) ⊙ (G - Ḡ - x̂ ⊙ mean(G ⊙ x̂))   batch statistics (μ, σ depend on x)
+        dL/dx = γ / √(σ² + ε) ⊙ G                              running statistics (eval)
 
-    * batch statistics (training; mu and sigma depend on x):
-      :math:`\partial L/\partial x = \frac{\gamma}{\sqrt{\sigma^2+\epsilon}} \odot
-      (G - \overline{G} - \hat x \odot \overline{G \odot \hat x})`;
-    * running statistics (eval): :math:`\partial L/\partial x =
-      \frac{\gamma}{\sqrt{\sigma^2+\epsilon}} \odot G`.
-
-    weight None means gamma = 1. Shapes: grad_out, x_hat (N, C); inv_std, weight (C,)
+    weight None means γ = 1. Shapes: grad_out, x_hat (N, C); inv_std, weight (C,)
     -> grad_x (N, C), grad_weight (C,), grad_bias (C,).
     """
     grad_weight = (grad_out * x_hat).sum(axis=0)
@@ -185,10 +183,10 @@ def batch_norm_backward(grad_out, x_hat, inv_std, weight, *, batch_stats=True):
 
 # ----- losses -------------------------------------------------------------------------
 def softmax_cross_entropy(logits, targets):
-    r"""Mean cross-entropy of softmax(logits) against class indices, and its gradient:
+    """Mean cross-entropy of softmax(z) against the class indices t, and its gradient:
 
-    :math:`\ell_n = \log \sum_c e^{z_{nc}} - z_{n,t_n}`, :math:`L = \frac1N \sum_n \ell_n`,
-    :math:`\partial L/\partial z = (\mathrm{softmax}(z) - \mathrm{onehot}(t)) / N`.
+        ℓ_n = log Σ_c exp(z_nc) - z_n,t_n        L = (1/N) Σ_n ℓ_n
+        dL/dz = (softmax(z) - onehot(t)) / N
 
     Shapes: logits z (N, C), targets t (N,) ints in [0, C) -> loss (scalar), grad (N, C).
     """
@@ -205,11 +203,11 @@ def softmax_cross_entropy(logits, targets):
 
 
 def mse(pred, target):
-    r"""Mean squared error over all M elements, and its gradient:
-    :math:`L = \frac1M \sum_i (\hat y_i - y_i)^2`,
-    :math:`\partial L/\partial \hat y = 2 (\hat y - y) / M`.
+    """Mean squared error over all M elements, and its gradient:
 
-    Shapes: pred, target (*) of the same shape -> loss (scalar), grad (*).
+        L = (1/M) Σ_i (ŷ_i - y_i)²        dL/dŷ = 2 (ŷ - y) / M
+
+    Shapes: pred ŷ, target y (*) of the same shape -> loss (scalar), grad (*).
     """
     diff = pred - target
     return np.sum(diff * diff) / diff.size, diff * (2 / diff.size)
@@ -218,15 +216,13 @@ def mse(pred, target):
 # ----- optimizer update rules (PyTorch's order) -----------------------------------------
 def sgd_step(param, grad, buf, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
              weight_decay=0.0):
-    r"""One SGD step on ``param``, in place; returns the momentum buffer b (or None).
+    """One step of SGD on param p (in place), as PyTorch; returns the momentum buffer.
 
-    .. code-block:: text
-
-        g <- g + weight_decay * p                    (coupled L2: gradient of (λ/2)‖p‖²)
-        b <- g                        (first step)
-        b <- momentum * b + (1 - dampening) * g      (later steps)
-        g <- g + momentum * b   if nesterov   else   g <- b
-        p <- p - lr * g
+        g ← g + weight_decay · p                  L2 penalty (weight_decay/2)‖p‖², coupled
+        b ← g                                     first step (buf is None)
+        b ← momentum · b + (1 - dampening) · g    later steps
+        g ← g + momentum · b  if nesterov,  else  g ← b
+        p ← p - lr · g
     """
     if weight_decay != 0:
         grad = grad + weight_decay * param
@@ -271,15 +267,13 @@ def sgd_step_inplace(param, grad, buf, work, *, lr, momentum=0.0, dampening=0.0,
 
 def adam_step(param, grad, m, v, t, *, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
               v_max=None):
-    r"""Step t (from 1) of Adam on ``param``, in place; returns the new (m, v, v_max).
+    """Step t = 1, 2, ... of Adam on param p (in place), as PyTorch; returns (m, v, v_max).
 
-    .. code-block:: text
-
-        g <- g + weight_decay * p               (coupled L2, then rescaled by sqrt(v))
-        m <- beta1 * m + (1 - beta1) * g
-        v <- beta2 * v + (1 - beta2) * g²
-        v_max <- max(v_max, v)                  (amsgrad: pass v_max; it replaces v below)
-        p <- p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+        g ← g + weight_decay · p                 L2, coupled: then divided by √v too
+        m ← β1 · m + (1 - β1) · g
+        v ← β2 · v + (1 - β2) · g²
+        v_max ← max(v_max, v)                    amsgrad only (pass v_max): it replaces v
+        p ← p - lr / (1 - β1ᵗ) · m / (√v / √(1 - β2ᵗ) + eps)
     """
     beta1, beta2 = betas
     if weight_decay != 0:
@@ -295,12 +289,10 @@ def adam_step(param, grad, m, v, t, *, lr, betas=(0.9, 0.999), eps=1e-8, weight_
 
 def adamw_step(param, grad, m, v, t, *, lr, betas=(0.9, 0.999), eps=1e-8,
                weight_decay=1e-2, v_max=None):
-    r"""Step t of AdamW (decoupled weight decay), in place; returns the new (m, v, v_max).
+    """Step t of AdamW on param p (in place), as PyTorch; returns (m, v, v_max).
 
-    .. code-block:: text
-
-        p <- p * (1 - lr * weight_decay)        (shrink p itself, not through g)
-        then the Adam step with the plain gradient g
+        p ← p · (1 - lr · weight_decay)          decoupled: shrink p itself, not g
+        then the Adam step (adam_step) with the plain gradient g
     """
     param *= 1 - lr * weight_decay
     return adam_step(param, grad, m, v, t, lr=lr, betas=betas, eps=eps, v_max=v_max)

@@ -106,12 +106,14 @@ class Dropout(Module):
         self._cache = (x.shape, keep_mask)
         return F.dropout(x, keep_mask, self.p)
 
-    def backward(self, grad_out: np.ndarray, *, needs_input_grad: bool = True) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *,
+                 needs_input_grad: bool = True) -> np.ndarray | None:
         shape, keep_mask = self._take_cache()
-        if keep_mask is None:
-            return check_grad_out(self, grad_out, shape, np.asarray(grad_out).dtype)
-        grad_out = check_grad_out(self, grad_out, shape, keep_mask.dtype)
-        return F.dropout_backward(grad_out, keep_mask, self.p)
+        dtype = np.asarray(grad_out).dtype if keep_mask is None else keep_mask.dtype
+        grad_out = check_grad_out(self, grad_out, shape, dtype)
+        if not needs_input_grad:
+            return None
+        return grad_out if keep_mask is None else F.dropout_backward(grad_out, keep_mask, self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

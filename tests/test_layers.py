@@ -27,6 +27,20 @@ def test_linear_shapes_init_and_repr():
     assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
 
 
+def test_linear_draws_pytorchs_distribution_with_the_same_numbers_as_always():
+    # W then b, each (2u - 1) / sqrt(in) with u ~ U[0, 1) drawn in float32: chapter 0's
+    # stored outputs depend on these exact numbers
+    layer = Linear(64, 10, rng=default_rng(3))
+    draws = default_rng(3)
+    bound = np.float32(1 / np.sqrt(64))
+    expected_weight = (2 * draws.random((64, 10), dtype=np.float32) - 1) * bound
+    expected_bias = (2 * draws.random(10, dtype=np.float32) - 1) * bound
+    np.testing.assert_array_equal(layer.weight.data, expected_weight)
+    np.testing.assert_array_equal(layer.bias.data, expected_bias)
+    layer.reset_parameters(default_rng(3))  # PyTorch's name, and the same rule
+    np.testing.assert_array_equal(layer.weight.data, expected_weight)
+
+
 def test_linear_without_bias():
     layer = Linear(3, 2, bias=False, rng=default_rng(0))
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
@@ -196,27 +210,19 @@ def test_backward_twice_after_one_forward_is_an_error():
         layer.backward(np.ones(3))
 
 
-# ----- float32 throughout -------------------------------------------------------------
-def test_every_layer_keeps_float32_and_double_gives_float64():
-    model = Sequential(Linear(4, 6, rng=default_rng(0)), BatchNorm1d(6), ReLU(), Dropout(0.2, rng=default_rng(0)),
-                       Residual(Sequential(Linear(6, 6, rng=default_rng(0)), Tanh())), LeakyReLU(),
-                       ELU(), Sigmoid(), Linear(6, 2, rng=default_rng(0)))
+def test_double_makes_every_layer_float64():
+    model = Sequential(Linear(4, 6, rng=default_rng(0)), BatchNorm1d(6), ReLU(),
+                       Dropout(0.2, rng=default_rng(0)),
+                       Residual(Sequential(Linear(6, 6, rng=default_rng(0)), Tanh())),
+                       LeakyReLU(), ELU(), Sigmoid(), Linear(6, 2, rng=default_rng(0))).double()
     x = default_rng(1).standard_normal((5, 4)).astype(np.float32)
-    for dtype in (np.float32, np.float64):
-        if dtype == np.float64:
-            model.double()
-        outputs = []
-        for layer in model:  # run layer by layer to see every intermediate dtype
-            x = layer(x)
-            outputs.append(x.dtype)
-        assert outputs == [dtype] * len(model)
-        grad = np.ones_like(x)
-        for layer in reversed(list(model)):
-            grad = layer.backward(grad)
-            assert grad.dtype == dtype, repr(layer)
-        assert all(p.grad.dtype == dtype for p in model.parameters())
-        model.zero_grad()
-        x = default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    for layer in model:  # layer by layer, to see every intermediate dtype
+        x = layer(x)
+        assert x.dtype == np.float64, repr(layer)
+    assert model.backward(np.ones_like(x)).dtype == np.float64
+    assert all(p.grad.dtype == np.float64 for p in model.parameters())
+    assert all(b.dtype == np.float64 for n, b in model.named_buffers()
+               if not n.endswith("num_batches_tracked"))
 
 
 # ----- Residual ------------------------------------------------------------------------
