@@ -69,6 +69,20 @@ def check_real(value, name: str, owner: str) -> float:
     return float(value)
 
 
+def check_number(optimizer: str, key: str, value, low: float = 0.0,
+                  high: float | None = None, high_open: bool = False) -> None:
+    """Raise unless ``value`` is a finite real with ``low <= value <= high`` (or ``< high``);
+    the optimisers' hyper-parameter check."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value) and value >= low)
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        upper = "" if high is None else (f" and < {high}" if high_open else f" and <= {high}")
+        raise ValueError(f"{optimizer}: invalid {key}={value!r}; expected a finite "
+                         f"number >= {low}{upper}")
+
+
 def check_rng(rng, owner: str) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"{owner} needs rng=np.random.Generator, got {type(rng).__name__}: "

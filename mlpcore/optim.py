@@ -24,14 +24,13 @@ weight decay on biases::
 from __future__ import annotations
 
 import copy
-import math
 from collections import defaultdict
-from numbers import Real
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from mlpcore import functional as F
+from mlpcore._checks import check_number
 from mlpcore.clip import clip_grad_norm_, clip_grad_value_  # noqa: F401 (re-export)
 from mlpcore.module import Module, Parameter
 
@@ -202,19 +201,6 @@ class Optimizer:
         return "\n".join(lines)
 
 
-def _check_number(optimizer: str, key: str, value, low: float = 0.0,
-                  high: float | None = None, high_open: bool = False) -> None:
-    """Raise unless ``low <= value <= high`` (or ``< high``), finite and real."""
-    ok = (isinstance(value, Real) and not isinstance(value, bool)
-          and math.isfinite(value) and value >= low)
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        upper = "" if high is None else (f" and < {high}" if high_open else f" and <= {high}")
-        raise ValueError(f"{optimizer}: invalid {key}={value!r}; expected a finite "
-                         f"number >= {low}{upper}")
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent, PyTorch's algorithm and order.
 
@@ -238,8 +224,8 @@ class SGD(Optimizer):
 
     def _check_group(self, group: dict) -> None:
         for key in ("lr", "momentum", "weight_decay"):
-            _check_number("SGD", key, group[key])
-        _check_number("SGD", "dampening", group["dampening"], high=1.0)
+            check_number("SGD", key, group[key])
+        check_number("SGD", "dampening", group["dampening"], high=1.0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(f"SGD: Nesterov momentum requires a momentum and zero "
                              f"dampening (got momentum={group['momentum']}, dampening="
@@ -295,13 +281,13 @@ class Adam(Optimizer):
     def _check_group(self, group: dict) -> None:
         name = type(self).__name__
         for key in ("lr", "eps", "weight_decay"):
-            _check_number(name, key, group[key])
+            check_number(name, key, group[key])
         betas = group["betas"]
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2) such as "
                              f"(0.9, 0.999), got {betas!r}")
         for index, beta in enumerate(betas):
-            _check_number(name, f"beta parameter at index {index} (betas[{index}])", beta,
+            check_number(name, f"beta parameter at index {index} (betas[{index}])", beta,
                           high=1.0, high_open=True)
 
     def step(self, closure: Callable[[], float] | None = None):
