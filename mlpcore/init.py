@@ -22,7 +22,7 @@ for the same layer.)
 
 Every function fills its argument in place -- a ``Parameter`` (its ``.data``) or a
 float ``np.ndarray`` -- keeps its dtype, and returns the same object. Random ones
-draw only from the ``rng`` they are given, in the array's dtype; ``rng`` is
+draw only from the ``rng`` they are given, in ``draw_dtype(array.dtype)``; ``rng`` is
 required (it defaults to None only so that forgetting it gives a clear error).
 """
 from __future__ import annotations
@@ -247,8 +247,9 @@ def random_uniform(rng: np.random.Generator, shape: tuple, dtype) -> np.ndarray:
 
 
 def _fill_uniform(array: np.ndarray, low: float, high: float, rng: np.random.Generator):
-    # low + (high - low) u, written as mid + half (2u - 1): the same numbers as before
-    # this module drew Linear's weights (Python floats keep the draws' dtype)
+    # low + (high - low) u, written as mid + half (2u - 1): for Linear's symmetric
+    # bounds, bit for bit the numbers mlpcore has always drawn (chapter 0's outputs
+    # depend on them). Python floats keep the draws' dtype.
     draws = random_uniform(rng, array.shape, array.dtype)
     draws *= 2
     draws -= 1
