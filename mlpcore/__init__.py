@@ -2,12 +2,13 @@
 
 Layers and losses are importable from the top level (``from mlpcore import Linear``);
 the rest lives in submodules named as in PyTorch where PyTorch has the concept:
+``mlpcore.functional`` (the math as pure functions, like ``torch.nn.functional``),
 ``mlpcore.init``, ``mlpcore.optim``, plus ``mlpcore.data``, ``mlpcore.train``,
 ``mlpcore.gradcheck``, ``mlpcore.diagnostics``, ``mlpcore.plotting`` (matplotlib),
 ``mlpcore.baseline`` (chapter 0's split, model and recipe, which every chapter reuses)
 and ``mlpcore.exercises``.
 """
-from mlpcore import clip, init, optim
+from mlpcore import clip, functional, init, optim
 from mlpcore.gradcheck import GradcheckReport, gradcheck, gradcheck_loss
 from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LeakyReLU, Linear, ReLU, Residual,
                             Sequential, Sigmoid, Tanh)

@@ -1,4 +1,5 @@
-"""Input checks shared by layers and losses, so every error names its layer.
+"""Input checks shared by layers, losses, optimisers and data helpers, so every error
+names its owner, the shapes or the value, and the fix. Only checks live here.
 
 ``owner`` is what a message calls the caller: a string, or the layer itself,
 whose repr is then built only when an error is raised (these checks run on every
@@ -23,6 +24,22 @@ def as_float_array(x, owner: object) -> np.ndarray:
         return x.astype(DEFAULT_DTYPE)
     raise TypeError(f"{owner} expects a numeric array, got one of dtype {x.dtype}; "
                     f"convert it with np.asarray(x, dtype=np.float32)")
+
+
+def check_batch(x, in_features: int, owner: object, dtype) -> np.ndarray:
+    """``x`` as a 2-D float batch (N, in_features) of ``dtype`` (no copy when it already is)."""
+    x = as_float_array(x, owner)
+    if x.ndim != 2:
+        fix = ("for a single example use x[None, :]" if x.ndim == 1
+               else "flatten each example first, e.g. x.reshape(len(x), -1)")
+        raise ValueError(
+            f"{owner} got a {x.ndim}-D input of shape {x.shape}; expected a 2-D "
+            f"batch of shape (batch, {in_features}). {fix[0].upper()}{fix[1:]}.")
+    if x.shape[1] != in_features:
+        raise ValueError(
+            f"{owner} got input of shape {x.shape}; expected (batch, "
+            f"{in_features}). Check in_features or flatten the input.")
+    return np.asarray(x, dtype=dtype)
 
 
 def check_grad_out(owner: object, grad_out, shape: tuple, dtype) -> np.ndarray:
@@ -52,6 +69,20 @@ def check_real(value, name: str, owner: str) -> float:
     return float(value)
 
 
+def check_number(optimizer: str, key: str, value, low: float = 0.0,
+                  high: float | None = None, high_open: bool = False) -> None:
+    """Raise unless ``value`` is a finite real with ``low <= value <= high`` (or ``< high``);
+    the optimisers' hyper-parameter check."""
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
+          and math.isfinite(value) and value >= low)
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        upper = "" if high is None else (f" and < {high}" if high_open else f" and <= {high}")
+        raise ValueError(f"{optimizer}: invalid {key}={value!r}; expected a finite "
+                         f"number >= {low}{upper}")
+
+
 def check_rng(rng, owner: str) -> np.random.Generator:
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"{owner} needs rng=np.random.Generator, got {type(rng).__name__}: "
@@ -68,8 +99,18 @@ def check_float_dtype(dtype, owner: str) -> np.dtype:
     return dtype
 
 
-def uniform(rng: np.random.Generator, shape: tuple, bound: float, dtype: np.dtype) -> np.ndarray:
-    """U(-bound, bound) drawn directly in ``dtype`` (float32 draws are float32 all the way)."""
-    draw_dtype = dtype if dtype in (np.float32, np.float64) else np.float64
-    unit = rng.random(shape, dtype=draw_dtype).astype(dtype, copy=False)
-    return (2 * unit - 1) * dtype.type(bound)
+def check_drop_probability(p, owner: str) -> float:
+    """p of dropout: the probability of DROPPING a unit, in [0, 1)."""
+    if isinstance(p, bool) or not isinstance(p, numbers.Real):
+        raise TypeError(f"{owner}: p must be a real number in [0, 1), the probability of "
+                        f"DROPPING a unit; got {p!r} of type {type(p).__name__}")
+    if math.isnan(p) or not 0 <= p <= 1:
+        raise ValueError(f"{owner}: p is the probability of DROPPING a unit and must be in "
+                         f"[0, 1), got {p!r}. (If you meant a keep probability k, pass p=1-k.)")
+    if p == 1:
+        raise ValueError(
+            f"{owner}: p=1 would drop every unit: the output is always zero and the "
+            "1/(1-p) scaling is undefined (PyTorch returns zeros; we refuse). p is the "
+            "probability of DROPPING: use p < 1, e.g. p=0.5, or remove the layer / feed "
+            "zeros explicitly if that is really what you want.")
+    return float(p)

@@ -1,26 +1,40 @@
 """Element-wise activation layers: ReLU, LeakyReLU, ELU, Sigmoid, Tanh.
 
 Each accepts an array of any shape and returns one of the same shape and dtype;
-``backward(grad_out)`` multiplies ``grad_out`` by the local derivative, with
-the same conventions at the kinks as PyTorch (ReLU'(0) = 0, LeakyReLU'(0) = slope,
-ELU'(0) = alpha).
+``backward(grad_out)`` multiplies ``grad_out`` by the local derivative, with the
+same conventions at the kinks as PyTorch (ReLU'(0) = 0, LeakyReLU'(0) = slope,
+ELU'(0) = alpha). The formulas are in ``mlpcore.functional``; a layer checks its
+input, caches x for backward and calls them.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from mlpcore import functional as F
 from mlpcore._checks import as_float_array, check_grad_out, check_real
 from mlpcore.module import Module
 
 
 class _Activation(Module):
-    """Shared plumbing: cast the input, check grad_out against the forward output."""
+    """y = f(x), dL/dx = G ⊙ f'(x): ``_forward(x)`` and ``_backward(x, grad_out)`` are
+    the kernels; this class casts the input, caches x and checks grad_out."""
 
-    def _input(self, x) -> np.ndarray:
-        return as_float_array(x, self)
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
-    def _grad(self, grad_out, like: np.ndarray) -> np.ndarray:
-        return check_grad_out(self, grad_out, like.shape, like.dtype)
+    def _backward(self, x: np.ndarray, grad_out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, self)
+        self._cache = x
+        return self._forward(x)
+
+    def backward(self, grad_out: np.ndarray, *,
+                 needs_input_grad: bool = True) -> np.ndarray | None:
+        x = self._take_cache()
+        grad_out = check_grad_out(self, grad_out, x.shape, x.dtype)
+        return self._backward(x, grad_out) if needs_input_grad else None
 
 
 class ReLU(_Activation):
@@ -31,18 +45,11 @@ class ReLU(_Activation):
     Shapes: x (*) -> y (*), same dtype.
     """
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._input(x)
-        self._cache = (x > 0, x.dtype)
-        return np.maximum(x, 0)
+    def _forward(self, x):
+        return F.relu(x)
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        positive, dtype = self._take_cache()
-        grad_out = check_grad_out(self, grad_out, positive.shape, dtype)
-        if np.isfinite(grad_out).all():
-            return grad_out * positive  # ~10x faster than np.where on a random mask
-        # inf * 0 is NaN, but a dead unit passes no gradient at all: 0, as in PyTorch
-        return np.where(positive, grad_out, dtype.type(0))
+    def _backward(self, x, grad_out):
+        return F.relu_backward(x, grad_out)
 
 
 class LeakyReLU(_Activation):
@@ -56,16 +63,11 @@ class LeakyReLU(_Activation):
     def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = check_real(negative_slope, "negative_slope", "LeakyReLU")
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._input(x)
-        positive = x > 0
-        self._cache = (positive, x.dtype)
-        return np.where(positive, x, self.negative_slope * x)
+    def _forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        positive, dtype = self._take_cache()
-        grad_out = check_grad_out(self, grad_out, positive.shape, dtype)
-        return np.where(positive, grad_out, self.negative_slope * grad_out)
+    def _backward(self, x, grad_out):
+        return F.leaky_relu_backward(x, grad_out, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -82,57 +84,39 @@ class ELU(_Activation):
     def __init__(self, alpha: float = 1.0):
         self.alpha = check_real(alpha, "alpha", "ELU")
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._input(x)
-        # exp only of the non-positive part: the other branch would overflow for large x
-        negative_part = np.minimum(x, 0)
-        self._cache = x
-        return np.where(x > 0, x, self.alpha * np.expm1(negative_part))
+    def _forward(self, x):
+        return F.elu(x, self.alpha)
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        x = self._take_cache()
-        grad_out = self._grad(grad_out, x)
-        # alpha * exp(x) directly, not y + alpha, which loses digits for very negative x
-        return np.where(x > 0, grad_out, grad_out * (self.alpha * np.exp(np.minimum(x, 0))))
+    def _backward(self, x, grad_out):
+        return F.elu_backward(x, grad_out, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
 
 
 class Sigmoid(_Activation):
-    r"""Logistic sigmoid, :math:`y = \sigma(x) = 1 / (1 + e^{-x})`.
+    r"""Logistic sigmoid, :math:`y = \sigma(x) = 1 / (1 + e^{-x})`, computed so that no
+    exponential overflows (no warnings even for |x| ~ 1e3).
 
-    Computed from :math:`z = e^{-|x|} \le 1` as 1/(1+z) for x >= 0 and z/(1+z) for
-    x < 0, so no exponential overflows (no warnings even for |x| ~ 1e3).
-    Derivative: :math:`\sigma'(x) = y\,(1 - y)`. Shapes: x (*) -> y (*), same dtype.
+    Derivative: :math:`\sigma'(x) = \sigma(x)\,(1 - \sigma(x))`.
+    Shapes: x (*) -> y (*), same dtype.
     """
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._input(x)
-        z = np.exp(-np.abs(x))
-        y = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
-        self._cache = y
-        return y
+    def _forward(self, x):
+        return F.sigmoid(x)
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        y = self._take_cache()
-        grad_out = self._grad(grad_out, y)
-        return grad_out * y * (1 - y)
+    def _backward(self, x, grad_out):
+        return F.sigmoid_backward(x, grad_out)
 
 
 class Tanh(_Activation):
     r"""Hyperbolic tangent, :math:`y = \tanh(x)`.
 
-    Derivative: :math:`1 - y^2`. Shapes: x (*) -> y (*), same dtype.
+    Derivative: :math:`1 - \tanh^2 x`. Shapes: x (*) -> y (*), same dtype.
     """
 
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        x = self._input(x)
-        y = np.tanh(x)
-        self._cache = y
-        return y
+    def _forward(self, x):
+        return F.tanh(x)
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        y = self._take_cache()
-        grad_out = self._grad(grad_out, y)
-        return grad_out * (1 - y * y)
+    def _backward(self, x, grad_out):
+        return F.tanh_backward(x, grad_out)

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from mlpcore._checks import check_rng
+from mlpcore._checks import check_float_dtype, check_positive_int, check_rng
 from mlpcore.module import DEFAULT_DTYPE
 
 __all__ = ["minibatches", "load_digits", "train_test_split", "standardize", "make_linear_regression",
@@ -46,9 +46,7 @@ def minibatches(X: np.ndarray, y: np.ndarray | None = None, batch_size: int = 32
             raise ValueError(
                 f"minibatches got X with {n} examples but y of shape {y.shape}; "
                 f"X and y must have the same length along axis 0")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"minibatches expects an integer batch_size >= 1, got {batch_size!r}")
+    batch_size = check_positive_int(batch_size, "batch_size", "minibatches")
     if shuffle:
         if rng is None:
             raise TypeError(
@@ -76,9 +74,7 @@ def load_digits(dtype=DEFAULT_DTYPE) -> tuple[np.ndarray, np.ndarray]:
 
     Returns: X (1797, 64) in ``dtype`` with values in [0, 1]; y (1797,) int64 in 0..9.
     """
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"load_digits expects a float dtype, got {dtype}")
+    dtype = check_float_dtype(dtype, "load_digits")
     with _digits_file().open("rb") as raw, gzip.open(raw, "rt") as text:
         table = np.loadtxt(text, delimiter=",", dtype=np.int64)
     if table.shape != (1797, 65):

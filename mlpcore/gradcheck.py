@@ -25,7 +25,6 @@ themselves would carry errors of ~1e-3.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,12 +134,11 @@ def gradcheck(module: Module, x: np.ndarray, *, rng: np.random.Generator,
     against central differences, at input ``x`` (float64), in the module's current
     train/eval mode. ``rng`` draws the upstream gradient G.
 
-    Side effects are undone: parameter values, buffers (BatchNorm's running
-    statistics move with every training forward), existing ``.grad`` and caches
-    are restored (only the Dropout generators advance, by one draw). Dropout layers
-    (anything with a ``fixed_mask()`` context) reuse one mask for all evaluations,
-    so L is a deterministic function; to check with a mask of your own, call
-    ``gradcheck`` inside ``with dropout.fixed_mask(mask):``.
+    Random layers (anything with an ``rng``, such as Dropout) get their generator's
+    state restored before every evaluation, so each forward draws the same masks and
+    L is a deterministic function. Side effects are undone: parameter values, buffers
+    (BatchNorm's running statistics move with every training forward), existing
+    ``.grad`` and caches are restored; the generators end as after one forward.
     """
     x = np.array(x, copy=True)  # perturbed in place; the caller's array stays untouched
     params = dict(module.named_parameters())
@@ -151,26 +149,31 @@ def gradcheck(module: Module, x: np.ndarray, *, rng: np.random.Generator,
     saved_state = module.state_dict()
     saved_grads = {name: p.grad for name, p in params.items()}
     report = GradcheckReport(title=_title(module), tol=tol, step=step)
+    generators = {id(sub.rng): sub.rng for sub in module.modules()
+                  if isinstance(getattr(sub, "rng", None), np.random.Generator)}
+    saved_draws = {key: gen.bit_generator.state for key, gen in generators.items()}
+
+    def forward() -> np.ndarray:
+        for key, generator in generators.items():
+            generator.bit_generator.state = saved_draws[key]  # the same masks every time
+        return module(x)
+
     try:
-        with contextlib.ExitStack() as stack:
-            for sub in module.modules():
-                if hasattr(sub, "fixed_mask"):
-                    stack.enter_context(sub.fixed_mask())
-            for param in params.values():
-                param.grad = None
-            out = module(x)
-            upstream = rng.standard_normal(out.shape)
-            report.upstream = upstream
-            grad_x = module.backward(upstream.copy())
-            analytic = {name: (np.zeros_like(p.data) if p.grad is None else p.grad.copy())
-                        for name, p in params.items()}
+        for param in params.values():
+            param.grad = None
+        out = forward()
+        upstream = rng.standard_normal(out.shape)
+        report.upstream = upstream
+        grad_x = module.backward(upstream.copy())
+        analytic = {name: (np.zeros_like(p.data) if p.grad is None else p.grad.copy())
+                    for name, p in params.items()}
 
-            def loss() -> float:
-                return float(np.sum(upstream * module(x)))
+        def loss() -> float:
+            return float(np.sum(upstream * forward()))
 
-            report.add("input", grad_x, _numerical_gradient(loss, x, step))
-            for name, param in params.items():
-                report.add(name, analytic[name], _numerical_gradient(loss, param.data, step))
+        report.add("input", grad_x, _numerical_gradient(loss, x, step))
+        for name, param in params.items():
+            report.add(name, analytic[name], _numerical_gradient(loss, param.data, step))
     finally:
         module.load_state_dict(saved_state)
         for name, param in params.items():

@@ -22,7 +22,7 @@ for the same layer.)
 
 Every function fills its argument in place -- a ``Parameter`` (its ``.data``) or a
 float ``np.ndarray`` -- keeps its dtype, and returns the same object. Random ones
-draw only from the ``rng`` they are given, in the array's dtype; ``rng`` is
+draw only from the ``rng`` they are given, in ``draw_dtype(array.dtype)``; ``rng`` is
 required (it defaults to None only so that forgetting it gives a clear error).
 """
 from __future__ import annotations
@@ -233,20 +233,33 @@ def _kaiming_std(array, a, mode, nonlinearity, caller: str) -> float:
     return gain / math.sqrt(fan) if fan > 0 else 0.0  # fan 0: empty array, no-op
 
 
-def _draw_dtype(array: np.ndarray) -> np.dtype:
-    # Generator draws float32 and float64 natively; other floats (float16) go via float32.
-    return array.dtype if array.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+def draw_dtype(dtype) -> np.dtype:
+    """The dtype in which mlpcore draws random numbers for arrays of ``dtype`` (the one
+    rule): ``dtype`` itself when the generator can draw it (float32, float64), else
+    float32 (float16). A float32 model never draws, or pays for, float64 numbers."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
+
+
+def random_uniform(rng: np.random.Generator, shape: tuple, dtype) -> np.ndarray:
+    """U[0, 1) draws of ``shape`` in ``draw_dtype(dtype)``."""
+    return rng.random(shape, dtype=draw_dtype(dtype))
 
 
 def _fill_uniform(array: np.ndarray, low: float, high: float, rng: np.random.Generator):
-    draws = rng.random(array.shape, dtype=_draw_dtype(array))  # U[0, 1)
-    draws *= high - low  # Python floats keep the draws' dtype
-    draws += low
+    # low + (high - low) u, written as mid + half (2u - 1): for Linear's symmetric
+    # bounds, bit for bit the numbers mlpcore has always drawn (chapter 0's outputs
+    # depend on them). Python floats keep the draws' dtype.
+    draws = random_uniform(rng, array.shape, array.dtype)
+    draws *= 2
+    draws -= 1
+    draws *= (high - low) / 2
+    draws += (high + low) / 2
     array[...] = draws
 
 
 def _fill_normal(array: np.ndarray, mean: float, std: float, rng: np.random.Generator):
-    draws = rng.standard_normal(array.shape, dtype=_draw_dtype(array))
+    draws = rng.standard_normal(array.shape, dtype=draw_dtype(array.dtype))
     draws *= std
     draws += mean
     array[...] = draws

@@ -1,21 +1,23 @@
 """Layers: Linear, Dropout, Residual and Sequential, plus (re-exported) the
 activations from ``mlpcore.activations`` and BatchNorm1d from ``mlpcore.normalization``.
 
-Every layer caches in ``forward`` what its ``backward`` needs; ``backward(grad_out)``
-accumulates parameter gradients and returns d loss / d input.
+Every layer checks its input, caches in ``forward`` what its ``backward`` needs and
+calls the math in ``mlpcore.functional``; ``backward(grad_out)`` accumulates parameter
+gradients and returns d loss / d input (or None with ``needs_input_grad=False``).
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import numbers
 from typing import Iterator
 
 import numpy as np
 
-from mlpcore._checks import (as_float_array, check_float_dtype, check_grad_out,
-                             check_positive_int, check_rng, uniform)
+from mlpcore import functional as F
+from mlpcore import init
+from mlpcore._checks import (as_float_array, check_batch, check_float_dtype, check_grad_out,
+                             check_drop_probability, check_positive_int, check_rng)
 from mlpcore.activations import ELU, LeakyReLU, ReLU, Sigmoid, Tanh
+from mlpcore.init import random_uniform
 from mlpcore.module import DEFAULT_DTYPE, Module, Parameter
 from mlpcore.normalization import BatchNorm1d
 
@@ -24,65 +26,52 @@ __all__ = ["Linear", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Dropout",
 
 
 class Linear(Module):
-    r"""Affine map :math:`y = x W + b`.
+    r"""Affine map :math:`y = x W + b` (the math: ``functional.linear``/``linear_backward``).
 
     The weight is stored (in_features, out_features), so the forward pass is
     ``x @ W`` (PyTorch stores the transpose, (out, in), and computes x Wᵀ).
-    Both W and b start as U(-1/√in, 1/√in), PyTorch's default, drawn from ``rng``.
-
-    Shapes: x (N, in_features) -> y (N, out_features); W (in_features, out_features);
-    b (out_features,). Input of another float dtype is cast to the weight's dtype.
-
-    Backward, with :math:`G = \partial L/\partial y`:
-    :math:`\partial L/\partial W = x^\top G`, :math:`\partial L/\partial b = \sum_n G_n`,
-    :math:`\partial L/\partial x = G W^\top`. ``backward(G, needs_input_grad=False)``
-    skips the last product and returns None: the first layer of a model gets data, whose
-    gradient nobody uses (PyTorch skips it too, for inputs with requires_grad=False).
+    ``reset_parameters(rng)`` draws W and b as PyTorch's Linear does, both from
+    U(-1/√in, 1/√in). Shapes: x (N, in_features) -> y (N, out_features); input of
+    another float dtype is cast to the weight's dtype.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
                  rng: np.random.Generator, dtype=DEFAULT_DTYPE):
         self.in_features = check_positive_int(in_features, "in_features", "Linear")
         self.out_features = check_positive_int(out_features, "out_features", "Linear")
-        check_rng(rng, "Linear")
         dtype = check_float_dtype(dtype, "Linear")
-        bound = 1 / math.sqrt(self.in_features)
-        self.weight = Parameter(uniform(rng, (self.in_features, self.out_features), bound, dtype))
-        self.bias = Parameter(uniform(rng, (self.out_features,), bound, dtype)) if bias else None
+        self.weight = Parameter(np.empty((self.in_features, self.out_features), dtype))
+        self.bias = Parameter(np.empty(self.out_features, dtype)) if bias else None
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng: np.random.Generator) -> None:
+        """PyTorch's rule: kaiming_uniform_ with a=√5, i.e. W ~ U(-1/√fan_in, 1/√fan_in),
+        and b ~ U(-1/√fan_in, 1/√fan_in)."""
+        check_rng(rng, "Linear")
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features)
+            init.uniform_(self.bias, -bound, bound, rng=rng)
 
     def _name(self) -> str:
         return f"Linear({self.in_features}→{self.out_features})"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = as_float_array(x, self._name())
-        if x.ndim != 2:
-            fix = ("for a single example use x[None, :]" if x.ndim == 1
-                   else "flatten each example first, e.g. x.reshape(len(x), -1)")
-            raise ValueError(
-                f"{self._name()} got a {x.ndim}-D input of shape {x.shape}; expected a 2-D "
-                f"batch of shape (batch, {self.in_features}). {fix[0].upper()}{fix[1:]}.")
-        if x.shape[1] != self.in_features:
-            raise ValueError(
-                f"{self._name()} got input of shape {x.shape}; expected (batch, "
-                f"{self.in_features}). Check in_features or flatten the input.")
-        x = np.asarray(x, dtype=self.weight.dtype)  # no copy when the dtype already matches
+        x = check_batch(x, self.in_features, self._name(), self.weight.dtype)
         self._cache = x
-        y = x @ self.weight.data
-        if self.bias is not None:
-            y += self.bias.data
-        return y
+        return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
     def backward(self, grad_out: np.ndarray, *,
                  needs_input_grad: bool = True) -> np.ndarray | None:
         x = self._take_cache()
         grad_out = check_grad_out(self._name(), grad_out, (x.shape[0], self.out_features),
                                   self.weight.dtype)
-        self.weight.accumulate_grad(x.T @ grad_out)
+        grad_x, grad_weight, grad_bias = F.linear_backward(
+            x, self.weight.data, grad_out, needs_input_grad=needs_input_grad)
+        self.weight.accumulate_grad(grad_weight)
         if self.bias is not None:
-            self.bias.accumulate_grad(grad_out.sum(axis=0))
-        if not needs_input_grad:
-            return None
-        return grad_out @ self.weight.data.T
+            self.bias.accumulate_grad(grad_bias)
+        return grad_x
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
@@ -94,103 +83,40 @@ class Dropout(Module):
 
     ``p`` is the probability of *dropping* a unit (PyTorch's convention; the
     course's source notes call it the keep probability, which the book corrects).
-    In training
-
-    .. math::  y = x \odot m / (1 - p), \qquad m_i \sim \text{Bernoulli}(1 - p),
-
-    so E[y] = x; in eval mode, and for p = 0, y = x. Backward multiplies by the
-    same m / (1 - p) as the forward. Shapes: x (*) -> y (*), same dtype.
-
-    Fixing the mask (for gradient checks and worked examples): ``forward(x, mask=m)``
-    uses the 0/1 keep-mask ``m`` instead of drawing one, and inside
-    ``with layer.fixed_mask():`` every training forward reuses one mask (the one
-    given, or the first drawn in the block), even when the layer sits deep in a
-    model. ``layer.mask`` is the keep-mask of the last training forward (read-only;
-    None before any, or after an identity forward).
+    In training :math:`y = x \odot m / (1 - p)` with :math:`m_i \sim
+    \text{Bernoulli}(1 - p)`, so E[y] = x (``functional.dropout``); in eval mode,
+    and for p = 0, y = x. Backward multiplies by the same m / (1 - p).
+    ``mask`` is the keep-mask m of the last training forward (read-only).
+    Shapes: x (*) -> y (*), same dtype.
     """
 
     def __init__(self, p: float = 0.5, *, rng: np.random.Generator):
-        self.p = _check_drop_probability(p)
+        self.p = check_drop_probability(p, "Dropout")
         self.rng = check_rng(rng, "Dropout")
-        self._mask: np.ndarray | None = None
-        self._fixed: list | None = None  # [mask or None] while inside fixed_mask()
+        self.mask: np.ndarray | None = None
 
-    @property
-    def mask(self) -> np.ndarray | None:
-        return self._mask
-
-    @contextlib.contextmanager
-    def fixed_mask(self, mask: np.ndarray | None = None):
-        """Within the block every training forward uses ``mask`` (0/1, the input's
-        shape), or, if None, the mask drawn by the first forward in the block. A
-        nested ``fixed_mask()`` without a mask keeps the enclosing block's mask."""
-        previous = self._fixed
-        self._fixed = previous if (mask is None and previous is not None) else [mask]
-        try:
-            yield self
-        finally:
-            self._fixed = previous
-
-    def forward(self, x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    def forward(self, x: np.ndarray) -> np.ndarray:
         x = as_float_array(x, self)
-        if not self.training:
-            if mask is not None:
-                raise ValueError(f"{self!r} is in eval mode, where it is the identity; a "
-                                 f"mask only applies in training mode (call .train())")
+        if not self.training or self.p == 0.0:
             self._cache = (x.shape, None)
             return x
-        if mask is None and self._fixed is not None:
-            mask = self._fixed[0]
-        if mask is None and self.p == 0.0:
-            self._cache = (x.shape, None)
-            return x
-        if mask is None:
-            draw_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float64
-            keep = (self.rng.random(x.shape, dtype=draw_dtype) >= self.p).astype(x.dtype)
-        else:
-            keep = self._check_mask(mask, x)
-        if self._fixed is not None and self._fixed[0] is None:
-            self._fixed[0] = keep
-        keep.flags.writeable = False
-        self._mask = keep
-        scale = keep * x.dtype.type(1 / (1 - self.p))
-        self._cache = (x.shape, scale)
-        return x * scale
+        keep_mask = (random_uniform(self.rng, x.shape, x.dtype) >= self.p).astype(x.dtype)
+        keep_mask.flags.writeable = False
+        self.mask = keep_mask
+        self._cache = (x.shape, keep_mask)
+        return F.dropout(x, keep_mask, self.p)
 
-    def _check_mask(self, mask, x: np.ndarray) -> np.ndarray:
-        mask = np.array(mask, dtype=x.dtype, copy=True)  # our own copy: we freeze it
-        if mask.shape != x.shape:
-            raise ValueError(f"{self!r} got a mask of shape {mask.shape} for an input of "
-                             f"shape {x.shape}; the keep-mask must have the input's shape")
-        if not np.all((mask == 0) | (mask == 1)):
-            raise ValueError(f"{self!r}: the mask must hold only 0 (drop) and 1 (keep); the "
-                             f"1/(1-p) scaling is applied by the layer")
-        return mask
-
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        shape, scale = self._take_cache()
-        if scale is None:
-            return check_grad_out(self, grad_out, shape, np.asarray(grad_out).dtype)
-        return check_grad_out(self, grad_out, shape, scale.dtype) * scale
+    def backward(self, grad_out: np.ndarray, *,
+                 needs_input_grad: bool = True) -> np.ndarray | None:
+        shape, keep_mask = self._take_cache()
+        dtype = np.asarray(grad_out).dtype if keep_mask is None else keep_mask.dtype
+        grad_out = check_grad_out(self, grad_out, shape, dtype)
+        if not needs_input_grad:
+            return None
+        return grad_out if keep_mask is None else F.dropout_backward(grad_out, keep_mask, self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
-
-
-def _check_drop_probability(p) -> float:
-    if isinstance(p, bool) or not isinstance(p, numbers.Real):
-        raise TypeError(f"Dropout: p must be a real number in [0, 1), the probability of "
-                        f"DROPPING a unit; got {p!r} of type {type(p).__name__}")
-    if math.isnan(p) or not 0 <= p <= 1:
-        raise ValueError(f"Dropout: p is the probability of DROPPING a unit and must be in "
-                         f"[0, 1), got {p!r}. (If you meant a keep probability k, pass p=1-k.)")
-    if p == 1:
-        raise ValueError(
-            "Dropout: p=1 would drop every unit: the output is always zero and the "
-            "1/(1-p) scaling is undefined (PyTorch returns zeros; we refuse). p is the "
-            "probability of DROPPING: use p < 1, e.g. p=0.5, or remove the layer / feed "
-            "zeros explicitly if that is really what you want.")
-    return float(p)
 
 
 class Residual(Module):
@@ -220,9 +146,12 @@ class Residual(Module):
         self._cache = x.shape
         return x + out
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *,
+                 needs_input_grad: bool = True) -> np.ndarray | None:
         shape = self._take_cache()
         grad_out = check_grad_out("Residual", grad_out, shape, np.asarray(grad_out).dtype)
+        if not needs_input_grad:
+            return self.block.backward(grad_out, needs_input_grad=False)
         return grad_out + self.block.backward(grad_out)
 
 
@@ -275,13 +204,15 @@ class Sequential(Module):
                  needs_input_grad: bool = True) -> np.ndarray | None:
         """Backward through the layers in reverse order; returns d loss / d input.
 
-        ``needs_input_grad=False``, for a training step whose input is data: the
-        first layer may skip d loss / d input (a Linear saves its product G Wᵀ, a
-        third of its backward) and None is returned.
+        ``needs_input_grad=False``, for a training step whose input is data: it is
+        passed on to the first layer, which may skip d loss / d input (a Linear saves
+        its product G Wᵀ, a third of its backward), and None is returned. Only then is
+        the keyword passed, so a layer whose ``backward(grad_out)`` lacks it still
+        works in a model whose input gradient is asked for.
         """
         for index in reversed(range(len(self._layers))):
             layer = self._layers[index]
-            if index == 0 and not needs_input_grad and isinstance(layer, (Linear, Sequential)):
+            if index == 0 and not needs_input_grad:
                 return layer.backward(grad_out, needs_input_grad=False)
             grad_out = layer.backward(grad_out)
         return grad_out if needs_input_grad else None

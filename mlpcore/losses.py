@@ -1,9 +1,14 @@
 """Loss functions: ``loss = loss_fn(pred, target)`` returns a Python float and
-``loss_fn.backward(grad_out=1.0)`` returns d loss / d pred (in pred's dtype)."""
+``loss_fn.backward(grad_out=1.0)`` returns d loss / d pred (in pred's dtype).
+
+The formulas are ``functional.softmax_cross_entropy`` and ``functional.mse``; a loss
+checks its inputs, applies the reduction and caches the gradient for ``backward``.
+``count_correct(pred, target)`` is how ``evaluate`` asks a loss for accuracy."""
 from __future__ import annotations
 
 import numpy as np
 
+from mlpcore import functional as F
 from mlpcore._checks import as_float_array
 from mlpcore.module import Module
 
@@ -19,11 +24,21 @@ class _Loss(Module):
                              f"{_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
 
-    def _grad_scale(self, grad_out) -> float:
+    def backward(self, grad_out: float = 1.0, *, needs_input_grad: bool = True) -> np.ndarray:
+        """d (grad_out * loss) / d pred, from the gradient of the mean the kernel gave."""
+        grad = self._take_cache()  # ours alone, so it can be scaled in place
         if np.ndim(grad_out) != 0:
             raise ValueError(f"{type(self).__name__}.backward: grad_out is d(final)/d(loss) "
                              f"and must be a scalar, got shape {np.shape(grad_out)}")
-        return float(grad_out)  # a Python float: np.float64 would upcast float32 gradients
+        # Python floats: np.float64 would upcast float32 gradients
+        scale = float(grad_out) * (self._count(grad) if self.reduction == "sum" else 1)
+        if scale != 1:
+            grad *= scale
+        return grad
+
+    def count_correct(self, pred: np.ndarray, target: np.ndarray) -> int | None:
+        """Number of correct predictions, for losses of classifiers; None otherwise."""
+        return None
 
     def extra_repr(self) -> str:
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
@@ -71,25 +86,17 @@ class CrossEntropyLoss(_Loss):
                 f"CrossEntropyLoss: target labels must be in [0, C) = [0, {num_classes}), "
                 f"got min {low} and max {high}. Check C (the last layer's out_features); "
                 f"1-based labels need y - 1.")
-        rows = np.arange(n)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exp_shifted = np.exp(shifted)
-        sum_exp = exp_shifted.sum(axis=1, keepdims=True)
-        per_example = np.log(sum_exp[:, 0]) - shifted[rows, target]
-        self._cache = (exp_shifted / sum_exp, target)
-        total = per_example.sum()
-        return float(total / n if self.reduction == "mean" else total)
+        loss, grad = F.softmax_cross_entropy(logits, target)
+        self._cache = grad
+        return float(loss if self.reduction == "mean" else loss * n)
 
-    def backward(self, grad_out: float = 1.0) -> np.ndarray:
-        probs, target = self._take_cache()
-        scale = self._grad_scale(grad_out)
-        n = probs.shape[0]
-        grad = probs  # the cache is ours alone, so it can be overwritten
-        grad[np.arange(n), target] -= 1
-        if self.reduction == "mean":
-            scale /= n
-        grad *= scale
-        return grad
+    def count_correct(self, logits: np.ndarray, target: np.ndarray) -> int:
+        """How many rows' largest logit is the target class (``evaluate`` reports accuracy)."""
+        return int(np.count_nonzero(np.asarray(logits).argmax(axis=1) == np.asarray(target)))
+
+    @staticmethod
+    def _count(grad: np.ndarray) -> int:
+        return len(grad)  # the mean is over the N examples
 
 
 class MSELoss(_Loss):
@@ -114,14 +121,10 @@ class MSELoss(_Loss):
                 f"{target.shape}; the shapes must match exactly (broadcasting (N,) against "
                 f"(N, 1) would compare every prediction with every target). Use "
                 f"target.reshape(pred.shape) or fix the model's output width.")
-        diff = pred - np.asarray(target, dtype=pred.dtype)
-        self._cache = diff
-        total = np.sum(diff * diff)
-        return float(total / diff.size if self.reduction == "mean" else total)
+        loss, grad = F.mse(pred, np.asarray(target, dtype=pred.dtype))
+        self._cache = grad
+        return float(loss if self.reduction == "mean" else loss * grad.size)
 
-    def backward(self, grad_out: float = 1.0) -> np.ndarray:
-        diff = self._take_cache()
-        scale = 2 * self._grad_scale(grad_out)
-        if self.reduction == "mean":
-            scale /= diff.size
-        return diff * diff.dtype.type(scale)
+    @staticmethod
+    def _count(grad: np.ndarray) -> int:
+        return grad.size  # the mean is over all M elements

@@ -52,7 +52,8 @@ class Parameter:
 class Module:
     """Base class of layers and models.
 
-    Subclasses implement ``forward(x)`` and ``backward(grad_out)``. Attributes
+    Subclasses implement ``forward(x)`` and ``backward(grad_out, *,
+    needs_input_grad=True)``. Attributes
     that are a ``Parameter`` or a ``Module`` are found automatically, in the
     order they were assigned, so ``named_parameters()`` gives PyTorch-like names
     such as ``"0.weight"``. Arrays that are state but not trained (BatchNorm's
@@ -67,7 +68,11 @@ class Module:
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
+    def backward(self, grad_out: np.ndarray, *,
+                 needs_input_grad: bool = True) -> np.ndarray | None:
+        """Accumulate the parameters' gradients and return d loss / d input, given
+        ``grad_out`` = d loss / d output. With ``needs_input_grad=False`` (the input is
+        data, as in ``fit``) a module may skip d loss / d input and return None."""
         raise NotImplementedError(f"{type(self).__name__} does not implement backward")
 
     # ----- walking the tree -------------------------------------------------
@@ -133,9 +138,8 @@ class Module:
     def to(self, dtype) -> "Module":
         """Cast every parameter and buffer to ``dtype`` in place (e.g. ``np.float64``
         for a gradient check) and drop gradients and caches of the old dtype."""
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"{type(self).__name__}.to expects a float dtype, got {dtype}")
+        from mlpcore._checks import check_float_dtype  # here: _checks imports this module
+        dtype = check_float_dtype(dtype, f"{type(self).__name__}.to")
         for param in self.parameters():
             param.data = param.data.astype(dtype)
             param.grad = None

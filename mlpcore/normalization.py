@@ -1,8 +1,10 @@
-"""Batch normalisation for (N, C) activations, with PyTorch's statistics rules."""
+"""Batch normalisation for (N, C) activations, with PyTorch's statistics rules (the
+formulas: ``functional.batch_norm_train``, ``batch_norm_eval``, ``batch_norm_backward``)."""
 from __future__ import annotations
 
 import numpy as np
 
+from mlpcore import functional as F
 from mlpcore._checks import (as_float_array, check_float_dtype, check_grad_out,
                              check_positive_int, check_real)
 from mlpcore.module import DEFAULT_DTYPE, Module, Parameter
@@ -83,30 +85,21 @@ class BatchNorm1d(Module):
                 f"of the previous layer (this layer normalises (N, C) inputs only).")
         x = np.asarray(x, dtype=self._dtype(x))
         use_batch_stats = self.training or not self.track_running_stats
-        batch_size = x.shape[0]
+        weight, bias = (self.weight.data, self.bias.data) if self.affine else (None, None)
         if use_batch_stats:
-            if batch_size < 2:
+            if x.shape[0] < 2:
                 raise ValueError(
-                    f"{self._name()} got a batch of {batch_size} in training mode: the "
+                    f"{self._name()} got a batch of {x.shape[0]} in training mode: the "
                     f"variance of a single value is 0, so it cannot be normalised (PyTorch: "
                     f"'Expected more than 1 value per channel when training'). Use a batch "
                     f"of at least 2, or call .eval() to use the running statistics.")
-            mean = x.mean(axis=0)
-            centered = x - mean
-            var = (centered * centered).mean(axis=0)  # biased (divide by N): normalises the batch
+            y, x_hat, inv_std, mean, var = F.batch_norm_train(x, weight, bias, self.eps)
             if self.training and self.track_running_stats:
-                self._update_running_stats(mean, var, batch_size)
+                self._update_running_stats(mean, var, x.shape[0])
         else:
-            centered = x - self.running_mean
-            var = self.running_var
-        inv_std = 1 / np.sqrt(var + self.eps)
-        x_hat = centered
-        x_hat *= inv_std  # normalise in place: the centred array is not needed again
+            y, x_hat, inv_std = F.batch_norm_eval(x, self.running_mean, self.running_var,
+                                                  weight, bias, self.eps)
         self._cache = (x_hat, inv_std, use_batch_stats)
-        if not self.affine:
-            return x_hat
-        y = x_hat * self.weight.data
-        y += self.bias.data
         return y
 
     def _update_running_stats(self, mean: np.ndarray, var: np.ndarray, batch_size: int) -> None:
@@ -122,35 +115,20 @@ class BatchNorm1d(Module):
         self.running_var *= 1 - factor
         self.running_var += factor * unbiased_var
 
-    def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        r"""With :math:`g = \partial L/\partial y` (rows n = 1..N):
-
-        * :math:`\partial L/\partial\gamma = \sum_n g \odot \hat x`,
-          :math:`\partial L/\partial\beta = \sum_n g`;
-        * batch statistics (training), where mu and sigma depend on x:
-          :math:`\partial L/\partial x = \frac{\gamma}{\sqrt{\sigma^2+\epsilon}} \odot
-          \left(g - \overline{g} - \hat x \odot \overline{g \odot \hat x}\right)`,
-          bars being means over the batch, i.e. the two sums above divided by N;
-        * running statistics (eval): :math:`\partial L/\partial x =
-          \frac{\gamma}{\sqrt{\sigma^2+\epsilon}} \odot g`.
-
-        Without ``affine``, gamma = 1 and no parameter gradient is accumulated.
-        """
+    def backward(self, grad_out: np.ndarray, *,
+                 needs_input_grad: bool = True) -> np.ndarray | None:
+        """Gradients as in ``functional.batch_norm_backward``: with batch statistics
+        (training) mu and sigma depend on x; with running statistics (eval) they do not.
+        Without ``affine``, gamma = 1 and no parameter gradient is accumulated."""
         x_hat, inv_std, use_batch_stats = self._take_cache()
         grad_out = check_grad_out(self._name(), grad_out, x_hat.shape, x_hat.dtype)
-        scale = inv_std * self.weight.data if self.affine else inv_std  # gamma / sigma, (C,)
-        sum_grad = grad_out.sum(axis=0)
-        sum_grad_x_hat = (grad_out * x_hat).sum(axis=0)
+        weight = self.weight.data if self.affine else None
+        grad_x, grad_weight, grad_bias = F.batch_norm_backward(
+            grad_out, x_hat, inv_std, weight, batch_stats=use_batch_stats)
         if self.affine:
-            self.weight.accumulate_grad(sum_grad_x_hat)
-            self.bias.accumulate_grad(sum_grad)
-        if not use_batch_stats:
-            return grad_out * scale
-        batch_size = x_hat.shape[0]
-        grad_x = grad_out - sum_grad / batch_size
-        grad_x -= x_hat * (sum_grad_x_hat / batch_size)
-        grad_x *= scale
-        return grad_x
+            self.weight.accumulate_grad(grad_weight)
+            self.bias.accumulate_grad(grad_bias)
+        return grad_x if needs_input_grad else None
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

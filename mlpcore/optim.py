@@ -24,13 +24,13 @@ weight decay on biases::
 from __future__ import annotations
 
 import copy
-import math
 from collections import defaultdict
-from numbers import Real
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from mlpcore import functional as F
+from mlpcore._checks import check_number
 from mlpcore.clip import clip_grad_norm_, clip_grad_value_  # noqa: F401 (re-export)
 from mlpcore.module import Module, Parameter
 
@@ -130,9 +130,10 @@ class Optimizer:
     def step(self, closure: Callable[[], float] | None = None):
         raise NotImplementedError(f"{type(self).__name__} does not implement step")
 
-    def _scratch(self, param: Parameter, count: int) -> list[np.ndarray]:
-        """``count`` work arrays shaped like ``param.data``, allocated once and reused
-        every step (so a step allocates no parameter-sized arrays)."""
+    def _scratch(self, param: Parameter, count: int) -> tuple:
+        """A pair of work arrays for the in-place update rules, of which the first
+        ``count`` are arrays shaped like ``param.data`` (the rest None): allocated once
+        and reused every step, so a step allocates no parameter-sized arrays."""
         arrays = self._scratch_arrays.get(param, [])
         data = param.data
         if arrays and (arrays[0].shape != data.shape or arrays[0].dtype != data.dtype):
@@ -140,7 +141,7 @@ class Optimizer:
         while len(arrays) < count:
             arrays.append(np.empty_like(data))
         self._scratch_arrays[param] = arrays
-        return arrays
+        return (*arrays[:count], None, None)[:2]
 
     # ----- saving and restoring ---------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -200,19 +201,6 @@ class Optimizer:
         return "\n".join(lines)
 
 
-def _check_number(optimizer: str, key: str, value, low: float = 0.0,
-                  high: float | None = None, high_open: bool = False) -> None:
-    """Raise unless ``low <= value <= high`` (or ``< high``), finite and real."""
-    ok = (isinstance(value, Real) and not isinstance(value, bool)
-          and math.isfinite(value) and value >= low)
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        upper = "" if high is None else (f" and < {high}" if high_open else f" and <= {high}")
-        raise ValueError(f"{optimizer}: invalid {key}={value!r}; expected a finite "
-                         f"number >= {low}{upper}")
-
-
 class SGD(Optimizer):
     """Stochastic gradient descent, PyTorch's algorithm and order.
 
@@ -236,8 +224,8 @@ class SGD(Optimizer):
 
     def _check_group(self, group: dict) -> None:
         for key in ("lr", "momentum", "weight_decay"):
-            _check_number("SGD", key, group[key])
-        _check_number("SGD", "dampening", group["dampening"], high=1.0)
+            check_number("SGD", key, group[key])
+        check_number("SGD", "dampening", group["dampening"], high=1.0)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(f"SGD: Nesterov momentum requires a momentum and zero "
                              f"dampening (got momentum={group['momentum']}, dampening="
@@ -245,48 +233,23 @@ class SGD(Optimizer):
                              f"nesterov=False")
 
     def step(self, closure: Callable[[], float] | None = None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
+        """One update of every parameter that has a gradient; returns closure() if given.
+        The rule is ``functional.sgd_step``; its in-place twin runs here."""
         loss = closure() if closure is not None else None
         for group in self.param_groups:
-            lr, momentum = float(group["lr"]), float(group["momentum"])
-            dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
+            hyper = {key: float(group[key]) for key in
+                     ("lr", "momentum", "dampening", "weight_decay")}
             for param in group["params"]:
                 if param.grad is None:
                     continue
-                scratch = self._scratch(param, 2 if group["nesterov"] else 1)
-                direction = _signed_grad(param, weight_decay, group["maximize"], scratch[0])
-                if momentum != 0:
-                    state = self.state[param]
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = direction.copy()
-                    else:
-                        buf *= momentum
-                        if dampening != 0:
-                            direction *= 1 - dampening  # direction is not needed again
-                        buf += direction
-                    if group["nesterov"]:
-                        np.multiply(buf, momentum, out=scratch[1])
-                        direction += scratch[1]
-                    else:
-                        direction = buf
-                np.multiply(direction, lr, out=scratch[0])
-                param.data -= scratch[0]
+                state = self.state[param]
+                buf = F.sgd_step_inplace(
+                    param.data, param.grad, state.get("momentum_buffer"),
+                    self._scratch(param, 2 if group["nesterov"] else 1),
+                    nesterov=group["nesterov"], maximize=group["maximize"], **hyper)
+                if buf is not None:
+                    state["momentum_buffer"] = buf
         return loss
-
-
-def _signed_grad(param: Parameter, weight_decay: float, maximize: bool,
-                 out: np.ndarray) -> np.ndarray:
-    """out <- (-grad if maximize else grad) + weight_decay * p, in p's dtype."""
-    grad = param.grad
-    if weight_decay != 0:
-        np.multiply(param.data, weight_decay, out=out)
-        (np.subtract if maximize else np.add)(out, grad, out=out)
-    elif maximize:
-        np.negative(grad, out=out)
-    else:
-        np.copyto(out, grad, casting="same_kind")
-    return out
 
 
 class Adam(Optimizer):
@@ -318,13 +281,13 @@ class Adam(Optimizer):
     def _check_group(self, group: dict) -> None:
         name = type(self).__name__
         for key in ("lr", "eps", "weight_decay"):
-            _check_number(name, key, group[key])
+            check_number(name, key, group[key])
         betas = group["betas"]
         if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
             raise ValueError(f"{name}: betas must be a pair (beta1, beta2) such as "
                              f"(0.9, 0.999), got {betas!r}")
         for index, beta in enumerate(betas):
-            _check_number(name, f"beta parameter at index {index} (betas[{index}])", beta,
+            check_number(name, f"beta parameter at index {index} (betas[{index}])", beta,
                           high=1.0, high_open=True)
 
     def step(self, closure: Callable[[], float] | None = None):
@@ -344,39 +307,15 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = np.zeros_like(param.data)
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = np.zeros_like(param.data)
-                coupled_decay = weight_decay if not self._decoupled else 0.0
-                needs_copy = coupled_decay != 0 or group["maximize"]
-                scratch = self._scratch(param, 2 if needs_copy else 1)
-                work = scratch[0]
-                grad = (_signed_grad(param, coupled_decay, group["maximize"], scratch[1])
-                        if needs_copy else param.grad)
                 state["step"] += 1
-                step = state["step"]
                 if self._decoupled and weight_decay != 0:
                     param.data *= 1 - lr * weight_decay  # shrink p directly, not via g
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-                exp_avg *= beta1
-                np.multiply(grad, 1 - beta1, out=work)
-                exp_avg += work
-                exp_avg_sq *= beta2
-                np.multiply(grad, grad, out=work)
-                work *= 1 - beta2
-                exp_avg_sq += work
-                second_moment = exp_avg_sq
-                if group["amsgrad"]:
-                    np.maximum(state["max_exp_avg_sq"], exp_avg_sq, out=state["max_exp_avg_sq"])
-                    second_moment = state["max_exp_avg_sq"]
-                bias_correction1 = 1 - beta1 ** step
-                bias_correction2 = 1 - beta2 ** step
-                step_size = lr / bias_correction1
-                # denom = sqrt(v) / sqrt(bc2) + eps: eps is added AFTER the bias
-                # correction, exactly as PyTorch does.
-                np.sqrt(second_moment, out=work)
-                work /= math.sqrt(bias_correction2)
-                work += eps
-                np.divide(exp_avg, work, out=work)
-                work *= step_size
-                param.data -= work
+                coupled_decay = 0.0 if self._decoupled else weight_decay
+                work = self._scratch(param, 2 if coupled_decay or group["maximize"] else 1)
+                F.adam_step_inplace(
+                    param.data, param.grad, state["exp_avg"], state["exp_avg_sq"],
+                    state["step"], work, lr=lr, betas=(beta1, beta2), eps=eps,
+                    weight_decay=coupled_decay, v_max=state.get("max_exp_avg_sq"), maximize=group["maximize"])
         return loss
 
 

@@ -8,8 +8,8 @@ One optimisation step of ``fit`` is exactly the loop a chapter writes by hand::
     model.backward(loss_fn.backward())
     optimizer.step()
 
-plus the optional hooks: an explicit penalty, gradient clipping, a callback. For a
-``Sequential`` model ``fit`` passes ``needs_input_grad=False`` to ``backward``: the
+plus the optional hooks: an explicit penalty, gradient clipping, a callback. ``fit``
+passes ``needs_input_grad=False`` to ``model.backward`` (every Module accepts it): the
 gradient with respect to the data is never used, and skipping it saves the first
 layer's largest product (PyTorch skips it too, for inputs without ``requires_grad``).
 """
@@ -27,8 +27,6 @@ import numpy as np
 from mlpcore._checks import check_positive_int, check_rng
 from mlpcore.clip import clip_grads_with_norm_, get_total_norm
 from mlpcore.data import minibatches
-from mlpcore.layers import Sequential
-from mlpcore.losses import CrossEntropyLoss
 from mlpcore.module import Module
 
 __all__ = ["fit", "evaluate", "History", "StepInfo", "TrainingDivergedError"]
@@ -132,12 +130,14 @@ def _set_modes(flags: list[tuple[Module, bool]]) -> None:
 
 def evaluate(model: Module, loss_fn, X: np.ndarray, y: np.ndarray,
              batch_size: int | None = None) -> dict[str, float]:
-    """Loss (and accuracy, for ``CrossEntropyLoss``) of ``model`` on (X, y), in eval mode.
+    """Loss (and accuracy, if the loss counts correct predictions) of ``model`` on
+    (X, y), in eval mode.
 
-    Returns ``{"loss": ..., "acc": ...}`` as Python floats; ``acc`` = mean of
-    [argmax_c logits[i, c] == y[i]]. With ``batch_size`` the set is processed in
-    chunks (same result, less memory). Every submodule's train/eval flag is
-    restored afterwards.
+    Returns ``{"loss": ..., "acc": ...}`` as Python floats. ``acc`` is there when
+    ``loss_fn.count_correct(out, y)`` gives a number (``CrossEntropyLoss``: the mean of
+    [argmax_c logits[i, c] == y[i]]), and absent when it gives None (``MSELoss``).
+    With ``batch_size`` the set is processed in chunks (same result, less memory).
+    Every submodule's train/eval flag is restored afterwards.
     """
     X, y = np.asarray(X), np.asarray(y)
     if X.shape[0] != y.shape[0]:
@@ -146,24 +146,23 @@ def evaluate(model: Module, loss_fn, X: np.ndarray, y: np.ndarray,
     if X.shape[0] == 0:
         raise ValueError("evaluate got an empty data set")
     reduction = getattr(loss_fn, "reduction", "mean")
-    classify = isinstance(loss_fn, CrossEntropyLoss)
+    count_correct = getattr(loss_fn, "count_correct", lambda out, target: None)
     flags = [(module, module.training) for module in model.modules()]
     model.eval()
     try:
-        total_loss, correct = 0.0, 0
+        total_loss, correct = 0.0, []
         chunks = [(X, y)] if batch_size is None else \
             minibatches(X, y, batch_size, shuffle=False)
         for Xb, yb in chunks:
             out = model(Xb)
             loss = float(loss_fn(out, yb))
             total_loss += loss * len(Xb) if reduction == "mean" else loss
-            if classify:
-                correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+            correct.append(count_correct(out, yb))  # None: the loss does not classify
     finally:
         _set_modes(flags)
     result = {"loss": total_loss / X.shape[0] if reduction == "mean" else total_loss}
-    if classify:
-        result["acc"] = correct / X.shape[0]
+    if None not in correct:
+        result["acc"] = sum(correct) / X.shape[0]
     return result
 
 
@@ -302,10 +301,7 @@ def fit(model: Module, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, *, epoc
                     check("minibatch loss", loss)
                     last.update(loss=loss, step=where["global_step"])
                     batch_losses.append(loss)
-                    if isinstance(model, Sequential):
-                        model.backward(loss_fn.backward(), needs_input_grad=False)
-                    else:
-                        model.backward(loss_fn.backward())
+                    model.backward(loss_fn.backward(), needs_input_grad=False)
                     penalty_value = None
                     if penalty is not None:
                         penalty_value = float(penalty(model))

@@ -49,7 +49,7 @@ def test_minibatches_errors():
         next(minibatches(X, batch_size=2))
     with pytest.raises(ValueError, match="same length"):
         next(minibatches(X, y, 2, rng=np.random.default_rng(0)))
-    with pytest.raises(ValueError, match="batch_size >= 1"):
+    with pytest.raises(ValueError, match="minibatches.*batch_size.*positive integer.*0"):
         next(minibatches(X, batch_size=0, rng=np.random.default_rng(0)))
     with pytest.raises(TypeError, match="Generator"):
         next(minibatches(X, batch_size=2, rng=0))

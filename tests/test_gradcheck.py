@@ -1,7 +1,9 @@
 """Every layer and loss passes the numerical gradient check, and the check catches bugs."""
 import numpy as np
+from numpy.random import default_rng
 import pytest
 
+from mlpcore import functional as F
 from mlpcore.gradcheck import GradcheckReport, gradcheck, gradcheck_loss, relative_error
 from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LeakyReLU, Linear, ReLU, Residual,
                             Sequential, Sigmoid, Tanh)
@@ -10,75 +12,82 @@ from mlpcore.losses import CrossEntropyLoss, MSELoss
 TOL = 1e-6
 
 
-def rng(seed=0):
-    return np.random.default_rng(seed)
-
-
 def away_from_zero(shape, seed=1):
     """Inputs with |x| >= 0.1, so no finite difference straddles a kink at 0."""
-    r = rng(seed)
+    r = default_rng(seed)
     return r.uniform(0.1, 2.0, size=shape) * r.choice([-1.0, 1.0], size=shape)
 
 
 def trained_batchnorm(num_features=4, **kwargs):
     layer = BatchNorm1d(num_features, dtype=np.float64, **kwargs)
     for seed in range(3):  # move the running stats away from their initial 0 and 1
-        layer(rng(seed).normal(1.0, 2.0, size=(6, num_features)))
+        layer(default_rng(seed).normal(1.0, 2.0, size=(6, num_features)))
     return layer
 
 
 CASES = {
-    "Linear": lambda: Linear(5, 4, rng=rng()),
-    "Linear(bias=False)": lambda: Linear(5, 4, bias=False, rng=rng()),
+    "Linear": lambda: Linear(5, 4, rng=default_rng(0)),
+    "Linear(bias=False)": lambda: Linear(5, 4, bias=False, rng=default_rng(0)),
     "ReLU": ReLU,
     "LeakyReLU(0.2)": lambda: LeakyReLU(0.2),
     "ELU": ELU,
     "ELU(0.5)": lambda: ELU(0.5),
     "Sigmoid": Sigmoid,
     "Tanh": Tanh,
-    "Dropout(train)": lambda: Dropout(0.4, rng=rng()),
-    "Dropout(eval)": lambda: Dropout(0.4, rng=rng()).eval(),
+    "Dropout(train)": lambda: Dropout(0.4, rng=default_rng(0)),
+    "Dropout(eval)": lambda: Dropout(0.4, rng=default_rng(0)).eval(),
     "BatchNorm1d(train)": lambda: trained_batchnorm(5),
     "BatchNorm1d(eval)": lambda: trained_batchnorm(5).eval(),
     "BatchNorm1d(no affine, no stats)": lambda: BatchNorm1d(5, affine=False,
                                                             track_running_stats=False),
-    "Residual": lambda: Residual(Sequential(Linear(5, 5, rng=rng()), Tanh())),
+    "Residual": lambda: Residual(Sequential(Linear(5, 5, rng=default_rng(0)), Tanh())),
     "MLP(train)": lambda: Sequential(
-        Linear(5, 6, rng=rng()), BatchNorm1d(6), ReLU(), Dropout(0.3, rng=rng(1)),
-        Residual(Sequential(Linear(6, 6, rng=rng(2)), ELU())), Linear(6, 3, rng=rng(3))),
+        Linear(5, 6, rng=default_rng(0)), BatchNorm1d(6), ReLU(),
+        Dropout(0.3, rng=default_rng(1)),
+        Residual(Sequential(Linear(6, 6, rng=default_rng(2)), ELU())),
+        Linear(6, 3, rng=default_rng(3))),
     "MLP(eval)": lambda: Sequential(
-        Linear(5, 6, rng=rng()), trained_batchnorm(6), LeakyReLU(), Dropout(0.3, rng=rng(1)),
-        Linear(6, 3, rng=rng(3))).eval(),
+        Linear(5, 6, rng=default_rng(0)), trained_batchnorm(6), LeakyReLU(),
+        Dropout(0.3, rng=default_rng(1)), Linear(6, 3, rng=default_rng(3))).eval(),
 }
 
 
 @pytest.mark.parametrize("name", CASES)
 def test_every_layer_passes_gradcheck(name):
     module = CASES[name]().double()
-    report = gradcheck(module, away_from_zero((4, 5)), rng=rng(5))
+    report = gradcheck(module, away_from_zero((4, 5)), rng=default_rng(5))
     assert report.passed, f"\n{report}"
     assert "input" in report.errors
     assert set(report.errors) == {"input"} | {n for n, _ in module.named_parameters()}
 
 
-def test_gradcheck_dropout_with_a_given_mask():
-    layer = Dropout(0.5, rng=rng()).double()
-    mask = (rng(1).random((4, 5)) > 0.5).astype(np.float64)
-    with layer.fixed_mask(mask):
-        report = gradcheck(layer, away_from_zero((4, 5)), rng=rng(2))
+def test_gradcheck_replays_the_dropout_masks():
+    layer = Dropout(0.5, rng=default_rng(0)).double()
+    report = gradcheck(layer, away_from_zero((4, 5)), rng=default_rng(2))
     assert report.passed
-    np.testing.assert_allclose(report.analytic["input"], report.upstream * mask / 0.5,
-                               rtol=1e-15)
+    # every evaluation drew the same mask: the one the layer kept from the last forward
+    np.testing.assert_array_equal(report.analytic["input"], report.upstream * layer.mask / 0.5)
+    # and the generator ends as after one forward
+    twin = Dropout(0.5, rng=default_rng(0)).double()
+    twin(np.ones((4, 5)))
+    np.testing.assert_array_equal(layer(np.ones((4, 5))), twin(np.ones((4, 5))))
+
+
+def test_gradcheck_replays_dropouts_that_share_a_generator():
+    shared = default_rng(0)
+    model = Sequential(Dropout(0.5, rng=shared), Linear(5, 5, rng=default_rng(1)),
+                       Dropout(0.5, rng=shared)).double()
+    assert gradcheck(model, away_from_zero((4, 5)), rng=default_rng(2)).passed
 
 
 @pytest.mark.parametrize("loss_fn, target", [
     (CrossEntropyLoss(), np.array([0, 2, 1, 2])),
     (CrossEntropyLoss(reduction="sum"), np.array([1, 1, 0, 2])),
-    (MSELoss(), rng(3).standard_normal((4, 3))),
-    (MSELoss(reduction="sum"), rng(4).standard_normal((4, 3))),
+    (MSELoss(), default_rng(3).standard_normal((4, 3))),
+    (MSELoss(reduction="sum"), default_rng(4).standard_normal((4, 3))),
 ], ids=["CE-mean", "CE-sum", "MSE-mean", "MSE-sum"])
 def test_every_loss_passes_gradcheck(loss_fn, target):
-    report = gradcheck_loss(loss_fn, rng(1).standard_normal((4, 3)), target, grad_out=1.7)
+    report = gradcheck_loss(loss_fn, default_rng(1).standard_normal((4, 3)), target, grad_out=1.7)
     assert report.passed, f"\n{report}"
 
 
@@ -115,19 +124,19 @@ class BatchNormEvalFormulaInTraining(BatchNorm1d):
 
 class SigmoidWrongDerivative(Sigmoid):
     def backward(self, grad_out):
-        y = self._take_cache()
+        y = F.sigmoid(self._take_cache())
         return grad_out * y  # bug: y instead of y (1 - y)
 
 
 @pytest.mark.parametrize("module, wrong", [
-    (LinearMissingTranspose(5, 5, rng=rng()), "input"),
-    (LinearTransposedWeightGrad(5, 5, rng=rng()), "weight"),
-    (DropoutWithoutScale(0.5, rng=rng()), "input"),
+    (LinearMissingTranspose(5, 5, rng=default_rng(0)), "input"),
+    (LinearTransposedWeightGrad(5, 5, rng=default_rng(0)), "weight"),
+    (DropoutWithoutScale(0.5, rng=default_rng(0)), "input"),
     (BatchNormEvalFormulaInTraining(5), "input"),
     (SigmoidWrongDerivative(), "input"),
 ], ids=lambda v: type(v).__name__ if not isinstance(v, str) else v)
 def test_gradcheck_catches_broken_backward(module, wrong):
-    report = gradcheck(module.double(), away_from_zero((4, 5)), rng=rng(5))
+    report = gradcheck(module.double(), away_from_zero((4, 5)), rng=default_rng(5))
     assert not report.passed and not report
     assert report.errors[wrong] > 1e-3, f"\n{report}"
     assert "FAIL" in str(report)
@@ -138,33 +147,33 @@ def test_gradcheck_catches_broken_backward(module, wrong):
 def test_gradcheck_loss_catches_a_missing_mean():
     class CrossEntropyWithoutMean(CrossEntropyLoss):
         def backward(self, grad_out=1.0):
-            n = self._cache[0].shape[0]
+            n = len(self._cache)
             return super().backward(grad_out) * n  # bug: forgot the 1/N
-    report = gradcheck_loss(CrossEntropyWithoutMean(), rng(1).standard_normal((4, 3)),
+    report = gradcheck_loss(CrossEntropyWithoutMean(), default_rng(1).standard_normal((4, 3)),
                             np.array([0, 1, 2, 0]))
     assert not report.passed
 
 
 # ----- contract: float64 only, no side effects ------------------------------------------------
 def test_gradcheck_requires_float64():
-    layer = Linear(3, 2, rng=rng())
+    layer = Linear(3, 2, rng=default_rng(0))
     with pytest.raises(TypeError, match=r"weight \(float32\).*module\.double\(\)"):
-        gradcheck(layer, np.ones((2, 3)), rng=rng())
+        gradcheck(layer, np.ones((2, 3)), rng=default_rng(0))
     with pytest.raises(TypeError, match=r"x \(float32\).*astype\(np\.float64\)"):
-        gradcheck(layer.double(), np.ones((2, 3), dtype=np.float32), rng=rng())
+        gradcheck(layer.double(), np.ones((2, 3), dtype=np.float32), rng=default_rng(0))
     with pytest.raises(TypeError, match=r"pred \(float32\)"):
         gradcheck_loss(MSELoss(), np.ones(3, dtype=np.float32), np.zeros(3))
 
 
 def test_gradcheck_leaves_no_trace():
-    model = Sequential(Linear(3, 4, rng=rng()), BatchNorm1d(4), Dropout(0.5, rng=rng())).double()
-    model(rng(1).standard_normal((5, 3)))  # some running statistics to protect
+    model = Sequential(Linear(3, 4, rng=default_rng(0)), BatchNorm1d(4), Dropout(0.5, rng=default_rng(0))).double()
+    model(default_rng(1).standard_normal((5, 3)))  # some running statistics to protect
     model.backward(np.ones((5, 4)))
     state = model.state_dict()
     grads = [p.grad.copy() for p in model.parameters()]
-    x = rng(2).standard_normal((5, 3))
+    x = default_rng(2).standard_normal((5, 3))
     x_before = x.copy()
-    gradcheck(model, x, rng=rng(3))
+    gradcheck(model, x, rng=default_rng(3))
     after = model.state_dict()
     for name in state:
         np.testing.assert_array_equal(after[name], state[name], err_msg=name)
@@ -186,8 +195,8 @@ def test_relative_error_definition():
 
 
 def test_report_table_and_summary():
-    report = gradcheck(Linear(3, 2, rng=rng()).double(), rng(1).standard_normal((4, 3)),
-                       rng=rng(2))
+    report = gradcheck(Linear(3, 2, rng=default_rng(0)).double(), default_rng(1).standard_normal((4, 3)),
+                       rng=default_rng(2))
     assert isinstance(report, GradcheckReport)
     text = repr(report)
     assert text == str(report)

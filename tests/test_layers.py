@@ -1,10 +1,9 @@
-"""Linear, activations, Residual, Sequential: values, errors, dtypes, determinism.
-
-Gradients are checked numerically in test_gradcheck.py and against PyTorch in
-test_parity_layers.py; Dropout and BatchNorm1d have their own file."""
-import warnings
-
+"""Linear, Dropout, Residual, Sequential and what every layer shares: values, errors,
+determinism. Activations and BatchNorm1d have their own files; gradients are checked
+numerically in test_gradcheck.py and against PyTorch in test_parity_layers.py; dtypes
+and copies in test_no_hidden_copies.py."""
 import numpy as np
+from numpy.random import default_rng
 import pytest
 
 from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LeakyReLU, Linear, ReLU, Residual,
@@ -12,13 +11,9 @@ from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LeakyReLU, Linear, ReLU, 
 from mlpcore.module import Module
 
 
-def rng(seed=0):
-    return np.random.default_rng(seed)
-
-
 # ----- Linear -------------------------------------------------------------------
 def test_linear_shapes_init_and_repr():
-    layer = Linear(64, 128, rng=rng())
+    layer = Linear(64, 128, rng=default_rng(0))
     assert layer.weight.shape == (64, 128) and layer.bias.shape == (128,)
     assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
     bound = 1 / np.sqrt(64)
@@ -32,18 +27,32 @@ def test_linear_shapes_init_and_repr():
     assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
 
 
+def test_linear_draws_pytorchs_distribution_with_the_same_numbers_as_always():
+    # W then b, each (2u - 1) / sqrt(in) with u ~ U[0, 1) drawn in float32: chapter 0's
+    # stored outputs depend on these exact numbers
+    layer = Linear(64, 10, rng=default_rng(3))
+    draws = default_rng(3)
+    bound = np.float32(1 / np.sqrt(64))
+    expected_weight = (2 * draws.random((64, 10), dtype=np.float32) - 1) * bound
+    expected_bias = (2 * draws.random(10, dtype=np.float32) - 1) * bound
+    np.testing.assert_array_equal(layer.weight.data, expected_weight)
+    np.testing.assert_array_equal(layer.bias.data, expected_bias)
+    layer.reset_parameters(default_rng(3))  # PyTorch's name, and the same rule
+    np.testing.assert_array_equal(layer.weight.data, expected_weight)
+
+
 def test_linear_without_bias():
-    layer = Linear(3, 2, bias=False, rng=rng())
+    layer = Linear(3, 2, bias=False, rng=default_rng(0))
     assert [name for name, _ in layer.named_parameters()] == ["weight"]
-    x = rng(1).standard_normal((4, 3)).astype(np.float32)
+    x = default_rng(1).standard_normal((4, 3)).astype(np.float32)
     np.testing.assert_allclose(layer(x), x @ layer.weight.data, rtol=1e-6)
     assert "bias=False" in repr(layer)
 
 
 def test_linear_forward_backward_formulas():
-    layer = Linear(3, 2, rng=rng()).double()
-    x = rng(1).standard_normal((5, 3))
-    grad_out = rng(2).standard_normal((5, 2))
+    layer = Linear(3, 2, rng=default_rng(0)).double()
+    x = default_rng(1).standard_normal((5, 3))
+    grad_out = default_rng(2).standard_normal((5, 2))
     y = layer(x)
     np.testing.assert_allclose(y, x @ layer.weight.data + layer.bias.data, rtol=1e-12)
     grad_x = layer.backward(grad_out)
@@ -57,30 +66,21 @@ def test_linear_forward_backward_formulas():
 
 
 def test_linear_same_seed_same_weights_and_other_seed_differs():
-    a, b, c = Linear(5, 4, rng=rng(7)), Linear(5, 4, rng=rng(7)), Linear(5, 4, rng=rng(8))
+    a, b, c = Linear(5, 4, rng=default_rng(7)), Linear(5, 4, rng=default_rng(7)), Linear(5, 4, rng=default_rng(8))
     np.testing.assert_array_equal(a.weight.data, b.weight.data)
     np.testing.assert_array_equal(a.bias.data, b.bias.data)
     assert not np.array_equal(a.weight.data, c.weight.data)
 
 
 def test_linear_float64_by_dtype_and_by_double():
-    assert Linear(2, 3, rng=rng(), dtype=np.float64).weight.dtype == np.float64
-    layer = Linear(2, 3, rng=rng()).double()
+    assert Linear(2, 3, rng=default_rng(0), dtype=np.float64).weight.dtype == np.float64
+    layer = Linear(2, 3, rng=default_rng(0)).double()
     assert layer(np.ones((1, 2), dtype=np.float32)).dtype == np.float64
-
-
-def test_linear_casts_input_without_copy_when_dtype_matches():
-    layer = Linear(3, 2, rng=rng())
-    x32 = np.ones((4, 3), dtype=np.float32)
-    layer(x32)
-    assert layer._cache is x32  # no hidden copy in the hot path
-    layer.clear_cache()
-    assert layer(np.ones((4, 3))).dtype == np.float32  # float64 input does not upcast
 
 
 @pytest.mark.parametrize("shape", [(32, 63), (32, 65)])
 def test_linear_wrong_width_message(shape):
-    layer = Linear(64, 128, rng=rng())
+    layer = Linear(64, 128, rng=default_rng(0))
     with pytest.raises(ValueError) as info:
         layer(np.zeros(shape, dtype=np.float32))
     message = str(info.value)
@@ -89,7 +89,7 @@ def test_linear_wrong_width_message(shape):
 
 
 def test_linear_wrong_rank_messages():
-    layer = Linear(64, 128, rng=rng())
+    layer = Linear(64, 128, rng=default_rng(0))
     with pytest.raises(ValueError) as info:
         layer(np.zeros(64, dtype=np.float32))
     assert "Linear(64→128)" in str(info.value) and "(64,)" in str(info.value)
@@ -101,82 +101,100 @@ def test_linear_wrong_rank_messages():
 
 def test_linear_constructor_errors():
     with pytest.raises(ValueError, match="in_features must be a positive integer"):
-        Linear(0, 3, rng=rng())
+        Linear(0, 3, rng=default_rng(0))
     with pytest.raises(ValueError, match="out_features"):
-        Linear(3, 2.5, rng=rng())
+        Linear(3, 2.5, rng=default_rng(0))
     with pytest.raises(TypeError, match="default_rng"):
         Linear(3, 2, rng=0)
     with pytest.raises(TypeError, match="float dtype"):
-        Linear(3, 2, rng=rng(), dtype=np.int32)
+        Linear(3, 2, rng=default_rng(0), dtype=np.int32)
 
 
-def test_backward_checks_grad_out_shape():
-    layer = Linear(3, 2, rng=rng())
+def test_backward_checks_grad_out_shape(raises_with):
+    layer = Linear(3, 2, rng=default_rng(0))
     layer(np.ones((4, 3), dtype=np.float32))
-    with pytest.raises(ValueError, match=r"Linear\(3→2\).*\(4, 3\).*expected \(4, 2\)"):
+    with raises_with(ValueError, "Linear(3→2)", "grad_out of shape (4, 3)", "(4, 2)"):
         layer.backward(np.ones((4, 3), dtype=np.float32))
 
 
-# ----- activations --------------------------------------------------------------
-ACTIVATIONS = [ReLU(), LeakyReLU(0.2), ELU(0.7), Sigmoid(), Tanh()]
+# ----- Dropout --------------------------------------------------------------------------
+def test_dropout_is_unbiased_monte_carlo():
+    p, draws = 0.3, 4000
+    layer = Dropout(p, rng=default_rng(0))
+    x = default_rng(1).uniform(0.5, 2.0, size=50)
+    outputs = np.stack([layer(x) for _ in range(draws)])
+    # each output is x/(1-p) with prob 1-p, else 0: std = x * sqrt(p / (1-p))
+    standard_error = x * np.sqrt(p / (1 - p)) / np.sqrt(draws)
+    z = (outputs.mean(axis=0) - x) / standard_error
+    assert np.max(np.abs(z)) < 5, f"E[y] != x: worst z-score {np.max(np.abs(z)):.1f}"
 
 
-def test_activation_values():
-    x = np.array([-2.0, -0.5, 0.0, 0.5, 2.0])
-    np.testing.assert_array_equal(ReLU()(x), [0, 0, 0, 0.5, 2])
-    np.testing.assert_allclose(LeakyReLU(0.2)(x), [-0.4, -0.1, 0, 0.5, 2])
-    np.testing.assert_allclose(ELU(0.7)(x), [0.7 * np.expm1(-2), 0.7 * np.expm1(-0.5), 0, 0.5, 2])
-    np.testing.assert_allclose(Sigmoid()(x), 1 / (1 + np.exp(-x)), rtol=1e-15)
-    np.testing.assert_allclose(Tanh()(x), np.tanh(x))
-
-
-def test_activation_derivatives_at_kinks_follow_pytorch():
-    x = np.zeros(3)
-    ones = np.ones(3)
-    for layer, expected in [(ReLU(), 0.0), (LeakyReLU(0.2), 0.2), (ELU(0.7), 0.7)]:
-        layer(x)
-        np.testing.assert_array_equal(layer.backward(ones), expected, err_msg=repr(layer))
-
-
-def test_sigmoid_and_elu_do_not_overflow_for_large_inputs():
-    x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # any overflow RuntimeWarning fails the test
-        y = Sigmoid()(x)
-        z = ELU()(x)
-        s32 = Sigmoid()(x.astype(np.float32))
-    assert y[0] == 0.0 and y[-1] == 1.0 and y[2] == 0.5
-    np.testing.assert_allclose(y[1], np.exp(-50.0) / (1 + np.exp(-50.0)), rtol=1e-14)
-    assert z[-1] == 1000.0 and z[0] == -1.0
-    assert np.all(np.isfinite(s32))
-
-
-@pytest.mark.parametrize("layer", ACTIVATIONS, ids=lambda m: type(m).__name__)
-def test_activation_accepts_any_shape_and_keeps_float32(layer):
-    x = rng().standard_normal((2, 3, 4)).astype(np.float32)
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_dropout_drops_fraction_p_and_scales_survivors(p):
+    layer = Dropout(p, rng=default_rng(0))
+    x = np.full((200, 500), 2.0, dtype=np.float32)
     y = layer(x)
-    assert y.shape == x.shape and y.dtype == np.float32
-    grad = layer.backward(np.ones_like(y, dtype=np.float64))  # float64 grad_out: no upcast
-    assert grad.shape == x.shape and grad.dtype == np.float32
+    dropped = np.mean(y == 0)
+    n = x.size
+    assert abs(dropped - p) < 5 * np.sqrt(p * (1 - p) / n)
+    np.testing.assert_allclose(y[y != 0], 2.0 / (1 - p), rtol=1e-6)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(layer.mask, (y != 0).astype(np.float32))
 
 
-def test_activation_reprs():
-    assert [repr(m) for m in ACTIVATIONS] == [
-        "ReLU()", "LeakyReLU(negative_slope=0.2)", "ELU(alpha=0.7)", "Sigmoid()", "Tanh()"]
+def test_dropout_eval_and_p0_are_identity():
+    x = default_rng(1).standard_normal((4, 5)).astype(np.float32)
+    layer = Dropout(0.5, rng=default_rng(0)).eval()
+    np.testing.assert_array_equal(layer(x), x)
+    np.testing.assert_array_equal(layer.backward(np.ones_like(x)), np.ones_like(x))
+    no_drop = Dropout(0.0, rng=default_rng(0))
+    assert no_drop.training
+    np.testing.assert_array_equal(no_drop(x), x)
 
 
-def test_activation_parameter_validation():
-    with pytest.raises(TypeError, match="LeakyReLU: negative_slope must be a real number"):
-        LeakyReLU("0.1")
-    with pytest.raises(ValueError, match="ELU: alpha must be finite"):
-        ELU(float("nan"))
+def test_dropout_backward_uses_forward_mask():
+    layer = Dropout(0.5, rng=default_rng(0))
+    x = np.ones((6, 7))
+    y = layer(x)
+    grad = layer.backward(np.ones_like(x))
+    np.testing.assert_array_equal(grad, y)  # x = 1, so both equal m / (1 - p)
+    np.testing.assert_array_equal(grad, layer.mask / 0.5)
+
+
+def test_dropout_same_seed_same_masks():
+    a, b = Dropout(0.5, rng=default_rng(3)), Dropout(0.5, rng=default_rng(3))
+    x = np.ones((10, 10), dtype=np.float32)
+    for _ in range(3):
+        np.testing.assert_array_equal(a(x), b(x))
+    assert not np.array_equal(a(x), a(x))  # successive calls draw new masks
+
+
+@pytest.mark.parametrize("p, error, words", [
+    (-0.1, ValueError, ["DROPPING", "[0, 1)", "-0.1"]),
+    (1.5, ValueError, ["DROPPING", "[0, 1)", "1.5"]),
+    (float("nan"), ValueError, ["[0, 1)", "nan"]),
+    ("0.5", TypeError, ["real number", "'0.5'", "str"]),
+    (1.0, ValueError, ["p=1 would drop every unit", "1/(1-p)", "PyTorch returns zeros",
+                       "use p < 1"]),
+])
+def test_dropout_p_validation_messages(p, error, words):
+    with pytest.raises(error) as info:
+        Dropout(p, rng=default_rng(0))
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_dropout_repr_and_rng_required():
+    assert repr(Dropout(0.2, rng=default_rng(0))) == "Dropout(p=0.2)"
+    with pytest.raises(TypeError, match="default_rng"):
+        Dropout(0.2, rng=None)
 
 
 # ----- backward before forward (every layer kind) ---------------------------------
 @pytest.mark.parametrize("make", [
-    lambda: Linear(3, 2, rng=rng()), ReLU, LeakyReLU, ELU, Sigmoid, Tanh,
-    lambda: Dropout(0.5, rng=rng()), lambda: BatchNorm1d(3),
-    lambda: Residual(Linear(3, 3, rng=rng()))])
+    lambda: Linear(3, 2, rng=default_rng(0)), ReLU, LeakyReLU, ELU, Sigmoid, Tanh,
+    lambda: Dropout(0.5, rng=default_rng(0)), lambda: BatchNorm1d(3),
+    lambda: Residual(Linear(3, 3, rng=default_rng(0)))])
 def test_backward_before_forward_is_a_clear_error(make):
     layer = make()
     with pytest.raises(RuntimeError, match="before forward") as info:
@@ -184,50 +202,42 @@ def test_backward_before_forward_is_a_clear_error(make):
     assert type(layer).__name__ in str(info.value)
 
 
-def test_backward_twice_after_one_forward_is_an_error():
+def test_backward_twice_after_one_forward_is_an_error(raises_with):
     layer = Tanh()
     layer(np.ones(3))
     layer.backward(np.ones(3))
-    with pytest.raises(RuntimeError, match=r"Tanh\(\)\.backward was called before forward"):
+    with raises_with(RuntimeError, "Tanh()", "before forward"):
         layer.backward(np.ones(3))
 
 
-# ----- float32 throughout -------------------------------------------------------------
-def test_every_layer_keeps_float32_and_double_gives_float64():
-    model = Sequential(Linear(4, 6, rng=rng()), BatchNorm1d(6), ReLU(), Dropout(0.2, rng=rng()),
-                       Residual(Sequential(Linear(6, 6, rng=rng()), Tanh())), LeakyReLU(),
-                       ELU(), Sigmoid(), Linear(6, 2, rng=rng()))
-    x = rng(1).standard_normal((5, 4)).astype(np.float32)
-    for dtype in (np.float32, np.float64):
-        if dtype == np.float64:
-            model.double()
-        outputs = []
-        for layer in model:  # run layer by layer to see every intermediate dtype
-            x = layer(x)
-            outputs.append(x.dtype)
-        assert outputs == [dtype] * len(model)
-        grad = np.ones_like(x)
-        for layer in reversed(list(model)):
-            grad = layer.backward(grad)
-            assert grad.dtype == dtype, repr(layer)
-        assert all(p.grad.dtype == dtype for p in model.parameters())
-        model.zero_grad()
-        x = rng(1).standard_normal((5, 4)).astype(np.float32)
+def test_double_makes_every_layer_float64():
+    model = Sequential(Linear(4, 6, rng=default_rng(0)), BatchNorm1d(6), ReLU(),
+                       Dropout(0.2, rng=default_rng(0)),
+                       Residual(Sequential(Linear(6, 6, rng=default_rng(0)), Tanh())),
+                       LeakyReLU(), ELU(), Sigmoid(), Linear(6, 2, rng=default_rng(0))).double()
+    x = default_rng(1).standard_normal((5, 4)).astype(np.float32)
+    for layer in model:  # layer by layer, to see every intermediate dtype
+        x = layer(x)
+        assert x.dtype == np.float64, repr(layer)
+    assert model.backward(np.ones_like(x)).dtype == np.float64
+    assert all(p.grad.dtype == np.float64 for p in model.parameters())
+    assert all(b.dtype == np.float64 for n, b in model.named_buffers()
+               if not n.endswith("num_batches_tracked"))
 
 
 # ----- Residual ------------------------------------------------------------------------
 def test_residual_forward_backward():
-    block = Linear(3, 3, rng=rng()).double()
+    block = Linear(3, 3, rng=default_rng(0)).double()
     layer = Residual(block)
-    x = rng(1).standard_normal((4, 3))
-    grad_out = rng(2).standard_normal((4, 3))
+    x = default_rng(1).standard_normal((4, 3))
+    grad_out = default_rng(2).standard_normal((4, 3))
     np.testing.assert_allclose(layer(x), x + x @ block.weight.data + block.bias.data)
     np.testing.assert_allclose(layer.backward(grad_out), grad_out + grad_out @ block.weight.data.T)
     assert [name for name, _ in layer.named_parameters()] == ["block.weight", "block.bias"]
 
 
 def test_residual_shape_change_names_block_and_shapes():
-    layer = Residual(Linear(4, 3, rng=rng()))
+    layer = Residual(Linear(4, 3, rng=default_rng(0)))
     with pytest.raises(ValueError) as info:
         layer(np.ones((2, 4), dtype=np.float32))
     message = str(info.value)
@@ -242,7 +252,7 @@ def test_residual_rejects_non_module():
 
 # ----- Sequential ---------------------------------------------------------------------
 def test_sequential_container_protocol_and_names():
-    layers = [Linear(3, 4, rng=rng()), ReLU(), Linear(4, 2, rng=rng())]
+    layers = [Linear(3, 4, rng=default_rng(0)), ReLU(), Linear(4, 2, rng=default_rng(0))]
     model = Sequential(*layers)
     assert len(model) == 3 and list(model) == layers
     assert model[0] is layers[0] and model[-1] is layers[2]
@@ -255,11 +265,11 @@ def test_sequential_container_protocol_and_names():
 
 
 def test_sequential_runs_in_order_and_backward_in_reverse():
-    model = Sequential(Linear(3, 4, rng=rng()), Tanh(), Linear(4, 2, rng=rng())).double()
-    x = rng(1).standard_normal((5, 3))
+    model = Sequential(Linear(3, 4, rng=default_rng(0)), Tanh(), Linear(4, 2, rng=default_rng(0))).double()
+    x = default_rng(1).standard_normal((5, 3))
     expected = model[2](model[1](model[0](x)))
     np.testing.assert_array_equal(model(x), expected)
-    grad = rng(2).standard_normal((5, 2))
+    grad = default_rng(2).standard_normal((5, 2))
     model.zero_grad()
     by_hand = model[0].backward(model[1].backward(model[2].backward(grad)))
     hand_grads = [p.grad.copy() for p in model.parameters()]
@@ -271,7 +281,7 @@ def test_sequential_runs_in_order_and_backward_in_reverse():
 
 
 def test_sequential_train_eval_reaches_children():
-    model = Sequential(Linear(3, 3, rng=rng()), Dropout(0.5, rng=rng()))
+    model = Sequential(Linear(3, 3, rng=default_rng(0)), Dropout(0.5, rng=default_rng(0)))
     model.eval()
     assert not model[1].training
     model.train()
@@ -280,7 +290,7 @@ def test_sequential_train_eval_reaches_children():
 
 def test_sequential_rejects_non_modules():
     with pytest.raises(TypeError, match="entry 1 .*not a Module"):
-        Sequential(Linear(3, 3, rng=rng()), np.tanh)
+        Sequential(Linear(3, 3, rng=default_rng(0)), np.tanh)
     with pytest.raises(TypeError, match=r"class ReLU; pass an instance, ReLU\(...\)"):
         Sequential(ReLU)
     assert issubclass(Sequential, Module)

@@ -13,6 +13,8 @@ import pytest
 
 import mlpcore._checks
 import mlpcore.activations
+import mlpcore.functional
+import mlpcore.init
 import mlpcore.layers
 import mlpcore.losses
 import mlpcore.module
@@ -127,6 +129,17 @@ def test_linear_keeps_a_float32_input_without_copying_it():
     x, _ = batch()
     layer(x)
     assert layer._cache is x
+    layer.clear_cache()
+    assert layer(x.astype(np.float64)).dtype == np.float32  # float64 data: cast, not upcast
+
+
+def test_float64_scalars_and_targets_do_not_upcast_a_float32_loss():
+    logits = np.random.default_rng(1).standard_normal((4, 3)).astype(np.float32)
+    cross_entropy, mse = CrossEntropyLoss(), MSELoss()
+    cross_entropy(logits, np.array([0, 1, 2, 1]))
+    assert cross_entropy.backward(np.float64(1.0)).dtype == np.float32
+    mse(logits, np.zeros((4, 3)))  # a float64 target
+    assert mse.backward(np.float64(2.0)).dtype == np.float32
 
 
 # ----- caches ----------------------------------------------------------------------------------
@@ -178,12 +191,25 @@ def test_needs_input_grad_false_does_not_compute_the_first_product(monkeypatch):
     assert products == [False]
 
 
-def test_needs_input_grad_false_through_a_first_layer_that_cannot_skip():
-    model = Sequential(ReLU(), Linear(6, 2, rng=np.random.default_rng(0)))
+@pytest.mark.parametrize("make", [
+    lambda: Linear(6, 6, rng=np.random.default_rng(0)), ReLU, lambda: LeakyReLU(0.1), ELU,
+    Sigmoid, Tanh, lambda: Dropout(0.5, rng=np.random.default_rng(0)), lambda: BatchNorm1d(6),
+    lambda: Residual(Linear(6, 6, rng=np.random.default_rng(0))),
+    lambda: Sequential(ReLU(), Linear(6, 6, rng=np.random.default_rng(0)))],
+    ids=lambda make: repr(make()).split("(")[0])
+def test_every_module_accepts_needs_input_grad(make):
+    """The contract fit relies on: backward(G, needs_input_grad=False) returns None and
+    still gives every parameter the gradient it gets with the default (True)."""
     x, _ = batch()
-    model(x)
-    assert model.backward(np.ones((5, 2), np.float32), needs_input_grad=False) is None
-    assert model[1].weight.grad is not None
+    grads = {}
+    for needs_input_grad in (True, False):
+        module = make()
+        out = module(x)
+        result = module.backward(np.ones_like(out), needs_input_grad=needs_input_grad)
+        assert (result is None) == (not needs_input_grad)
+        grads[needs_input_grad] = [p.grad for p in module.parameters()]
+    for with_input, without in zip(grads[True], grads[False]):
+        np.testing.assert_array_equal(with_input, without)
     assert Sequential().backward(np.ones(3), needs_input_grad=False) is None
 
 
@@ -240,8 +266,9 @@ def guarded_numpy() -> types.ModuleType:
 @pytest.fixture
 def no_float64(monkeypatch):
     proxy = guarded_numpy()
-    for module in (mlpcore._checks, mlpcore.module, mlpcore.activations, mlpcore.layers,
-                   mlpcore.normalization, mlpcore.losses, mlpcore.optim):
+    for module in (mlpcore._checks, mlpcore.module, mlpcore.functional, mlpcore.init,
+                   mlpcore.activations, mlpcore.layers, mlpcore.normalization, mlpcore.losses,
+                   mlpcore.optim):
         monkeypatch.setattr(module, "np", proxy)
     return guard
 

@@ -161,6 +161,40 @@ def test_evaluate_restores_modes_and_matches_a_manual_forward():
     assert "acc" not in evaluate(model, MSELoss(), X, np.zeros((40, 3), np.float32))
 
 
+def test_evaluate_asks_the_loss_for_accuracy():
+    class Hits(MSELoss):  # a regression loss that counts predictions within 0.5
+        def count_correct(self, pred, target):
+            return int(np.sum(np.abs(pred - target) < 0.5))
+
+    model = Linear(1, 1, rng=np.random.default_rng(0))
+    model.weight.data[:] = 1.0
+    model.bias.data[:] = 0.0
+    X = np.array([[0.0], [1.0], [2.0], [3.0]], np.float32)
+    y = np.array([[0.2], [1.0], [3.0], [0.0]], np.float32)
+    assert evaluate(model, Hits(), X, y)["acc"] == 0.5
+    assert "acc" not in evaluate(model, MSELoss(), X, y)
+
+
+def test_fit_trains_any_module_that_keeps_the_backward_contract():
+    class TwoLayer(Module):  # not a Sequential: fit must not care
+        def __init__(self, rng):
+            self.hidden, self.relu = Linear(64, 16, rng=rng), ReLU()
+            self.out = Linear(16, 10, rng=rng)
+
+        def forward(self, x):
+            return self.out(self.relu(self.hidden(x)))
+
+        def backward(self, grad_out, *, needs_input_grad=True):
+            grad = self.relu.backward(self.out.backward(grad_out))
+            return self.hidden.backward(grad, needs_input_grad=needs_input_grad)
+
+    X, y = load_digits()
+    model = TwoLayer(np.random.default_rng(0))
+    history = fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1, momentum=0.9),
+                  X[:300], y[:300], epochs=5, batch_size=32, rng=np.random.default_rng(1))
+    assert history["train_acc"][-1] > 0.8  # chance is 0.1
+
+
 def test_explicit_l2_penalty_equals_sgd_weight_decay():
     """(lam/2)||w||^2 added to the loss by hand == SGD(weight_decay=lam), for every parameter."""
     X, y, _ = make_linear_regression(60, 20, rng=np.random.default_rng(0))
