@@ -45,7 +45,7 @@ class Linear(Module):
         self.reset_parameters(rng)
 
     def reset_parameters(self, rng: np.random.Generator) -> None:
-        """PyTorch's rule: kaiming_uniform_ with a=√5, i.e. W ~ U(-1/√fan_in, 1/√fan_in),
+        """PyTorch's rule: ``init.kaiming_uniform_`` with a=√5, i.e. W ~ U(-1/√fan_in, 1/√fan_in),
         and b ~ U(-1/√fan_in, 1/√fan_in)."""
         check_rng(rng, "Linear")
         init.kaiming_uniform_(self.weight, a=math.sqrt(5), rng=rng)
