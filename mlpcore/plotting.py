@@ -240,8 +240,7 @@ def plot_grid(values, row_labels: Sequence[str], col_labels: Sequence[str], ax=N
     if values.shape != (len(row_labels), len(col_labels)):
         raise ValueError(f"plot_grid: values have shape {values.shape} but there are "
                          f"{len(row_labels)} row and {len(col_labels)} column labels")
-    colormap = plt.get_cmap(cmap).copy()
-    colormap.set_bad("0.8")
+    colormap = plt.get_cmap(cmap).with_extremes(bad="0.8")
     image = ax.imshow(np.ma.masked_invalid(values), cmap=colormap, vmin=vmin, vmax=vmax,
                       aspect="auto")
     low, high = image.get_clim()
@@ -287,6 +286,8 @@ def plot_profiles(profiles: Mapping[str, Mapping], axes=None,
             ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=str(name))
         if log:
             ax.set_yscale("log")
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set(xlabel="layer (1 = input side)", ylabel=label)
         ax.legend(fontsize=8)
     return axes
