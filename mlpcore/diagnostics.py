@@ -310,3 +310,54 @@ class Recorder:
     def __repr__(self) -> str:
         return (f"Recorder(every={self.every}, layers={len(self.layers)}, "
                 f"recorded steps={len(self.steps)})")
+
+
+# ----- one network's profile (chapter 3) -----------------------------------------------
+__all__ += ["layer_profile", "fit_geometric_factor"]
+_ACTIVATION_KINDS = ("Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU")
+
+
+def layer_profile(model: Module, loss_fn, X: np.ndarray, y: np.ndarray) -> dict:
+    """Everything chapter 3 reads off one network, from one batch, as arrays per layer.
+
+    Returns a dict with
+    ``activation`` (the first activation layer's class name, lower case),
+    ``act_std``, ``saturated``, ``dead`` (per activation layer, input side first;
+    ``saturated``/``dead`` are 0 where they do not apply),
+    ``act_grad_std`` (std of dL/d(output) of each activation layer),
+    ``grad_norm`` (||dL/dW|| of each Linear weight) and ``initial_loss`` (the loss on
+    the batch). Two forward passes and one backward pass: in training mode a
+    BatchNorm's running statistics are updated twice. Gradients are left in ``.grad``.
+    """
+    acts = forward_with_activations(model, X)
+    loss = float(loss_fn(acts[-1][1], y))
+    stats = [s for s in activation_stats(acts, bins=10) if s.kind in _ACTIVATION_KINDS]
+    if not stats:
+        raise ValueError("layer_profile: the model has no activation layer "
+                         f"({', '.join(_ACTIVATION_KINDS)}) to profile")
+    grads = dict(activation_gradients(model, loss_fn, X, y))
+    return {
+        "activation": stats[0].kind.lower(),
+        "act_std": np.array([s.std for s in stats]),
+        "saturated": np.array([s.saturated or 0.0 for s in stats]),
+        "dead": np.array([s.dead or 0.0 for s in stats]),
+        "act_grad_std": np.array([float(np.std(grads[s.name])) for s in stats]),
+        "grad_norm": np.array([get_total_norm([layer.weight.grad])
+                               for _, layer in linear_layers(model)]),
+        "initial_loss": loss,
+    }
+
+
+def fit_geometric_factor(values) -> float:
+    """The per-layer factor r of a least-squares fit values[l] ~ c * r**l (on a log scale).
+
+    A profile that shrinks by half per layer gives 0.5; a flat one gives 1.
+    Needs at least two positive, finite values.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 1 or values.size < 2 or not np.all(np.isfinite(values)) \
+            or np.any(values <= 0):
+        raise ValueError(f"fit_geometric_factor needs >= 2 positive finite values, got "
+                         f"{values!r}")
+    slope = np.polyfit(np.arange(values.size), np.log(values), 1)[0]
+    return float(np.exp(slope))

@@ -219,3 +219,75 @@ def plot_recorder(recorder, quantity: str = "update_ratios", ax=None, title: str
            title=title or default_title)
     ax.legend(ncols=2 if len(recorder.layers) > 4 else 1)
     return ax
+
+
+# ----- chapter 3: a grid of results and a set of layer profiles ----------------------
+__all__ += ["plot_grid", "plot_profiles"]
+
+
+def plot_grid(values, row_labels: Sequence[str], col_labels: Sequence[str], ax=None,
+              title: str = "", xlabel: str = "", ylabel: str = "", cbar_label: str = "",
+              vmin: float | None = None, vmax: float | None = None, fmt: str = "{:.2f}",
+              cmap: str = "viridis_r"):
+    """A heat map of a (rows, cols) array with each cell's value written in it.
+
+    NaN cells (a run that diverged) are drawn grey and labelled "NaN". Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    ax = _axes(ax)
+    values = np.asarray(values, dtype=float)
+    if values.shape != (len(row_labels), len(col_labels)):
+        raise ValueError(f"plot_grid: values have shape {values.shape} but there are "
+                         f"{len(row_labels)} row and {len(col_labels)} column labels")
+    colormap = plt.get_cmap(cmap).with_extremes(bad="0.8")
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=colormap, vmin=vmin, vmax=vmax,
+                      aspect="auto")
+    low, high = image.get_clim()
+    for (row, col), value in np.ndenumerate(values):
+        dark = np.isfinite(value) and (value - low) > 0.5 * (high - low)
+        text = "NaN" if not np.isfinite(value) else fmt.format(value)
+        ax.text(col, row, text, ha="center", va="center", fontsize=9,
+                color="white" if dark else "black")
+    ax.set_xticks(range(len(col_labels)), [str(c) for c in col_labels])
+    ax.set_yticks(range(len(row_labels)), [str(r) for r in row_labels])
+    ax.grid(False)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.figure.colorbar(image, ax=ax, label=cbar_label)
+    return ax
+
+
+_PROFILE_PANELS = (
+    ("act_std", "activation std (log scale)", True),
+    ("act_grad_std", "std of ∂L/∂(activation) (log scale)", True),
+    ("grad_norm", "‖∂L/∂W‖ per Linear layer (log scale)", True),
+    ("unhealthy", "saturated or dead fraction", False),
+)
+
+
+def plot_profiles(profiles: Mapping[str, Mapping], axes=None,
+                  title: str = "Diagnostics per layer"):
+    """Four panels comparing ``layer_profile`` dicts: activation std, activation-gradient
+    std, weight-gradient norm (all log scale) and the saturated-or-dead fraction, each
+    against the layer index (1 = input side). Returns the array of Axes."""
+    import matplotlib.pyplot as plt
+
+    if not profiles:
+        raise ValueError("plot_profiles: got no profiles to plot")
+    if axes is None:
+        fig, axes = plt.subplots(2, 2, figsize=(10, 6.5))
+        fig.suptitle(title)
+    for ax, (key, label, log) in zip(np.ravel(axes), _PROFILE_PANELS):
+        for name, profile in profiles.items():
+            values = (np.maximum(profile["saturated"], profile["dead"]) if key == "unhealthy"
+                      else np.asarray(profile[key], dtype=float))
+            if log:
+                values = np.where(values > 0, values, np.nan)  # an exact 0 has no log
+            ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=str(name))
+        if log:
+            ax.set_yscale("log")
+        from matplotlib.ticker import MaxNLocator
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set(xlabel="layer (1 = input side)", ylabel=label)
+        ax.legend(fontsize=8)
+    return axes
