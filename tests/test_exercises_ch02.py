@@ -1,0 +1,317 @@
+"""Chapter 2's graded exercises (dropout), checked in-process as `check` runs them.
+
+The reference solutions are read from book/02_dropout.ipynb; they must score 100 %,
+and the student edition of the chapter (tools/make_student_edition.py) must score 0 %
+("not attempted"). MUTANTS are plausible learner mistakes: each must lose points AND
+get the hint that names its mistake, or the cases grade nothing. Random masks are
+drawn from the generator the case passes in, so a correct answer drawn in another
+valid way (vectorised, `binomial`) must pass too.
+"""
+from __future__ import annotations
+
+import importlib.util
+import textwrap
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from mlpcore.exercises import chapter_exercises, check, get_exercise
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTER = ROOT / "book" / "02_dropout.ipynb"
+
+
+def define(source: str, function: str):
+    namespace: dict = {}
+    exec("import numpy as np", namespace)
+    exec(textwrap.dedent(source), namespace)
+    return namespace[function]
+
+
+def exercise_cells(path: Path) -> dict[str, str]:
+    """{function name: source} of every cell tagged `exercise`."""
+    cells = {}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and "exercise" in cell.metadata.get("tags", []):
+            for exercise in chapter_exercises("ch02"):
+                if f"def {exercise.function}(" in cell.source:
+                    cells[exercise.function] = cell.source
+    return cells
+
+
+@pytest.fixture(scope="module")
+def reference_functions():
+    cells = exercise_cells(CHAPTER)
+    functions = {}
+    for exercise in chapter_exercises("ch02"):
+        assert exercise.function in cells, f"the chapter has no exercise cell for {exercise.id}"
+        functions[exercise.id] = define(cells[exercise.function], exercise.function)
+    return functions
+
+
+# (exercise, mutant name, source, a fragment the hint must contain)
+MUTANTS = [
+    # ---- ch02.standard_dropout
+    ("ch02.standard_dropout", "inverted_scaling", """
+        def standard_dropout(x, keep_prob, training, rng):
+            if not training:
+                return x, None
+            mask = rng.random(x.shape) < keep_prob
+            return x * mask / keep_prob, mask
+        """, "inverted dropout"),
+    ("ch02.standard_dropout", "no_test_time_scaling", """
+        def standard_dropout(x, keep_prob, training, rng):
+            if not training:
+                return x, None
+            mask = rng.random(x.shape) < keep_prob
+            return x * mask, mask
+        """, "multiplied by keep_prob"),
+    ("ch02.standard_dropout", "keep_prob_read_as_drop", """
+        def standard_dropout(x, keep_prob, training, rng):
+            if not training:
+                return x * (1 - keep_prob), None
+            mask = rng.random(x.shape) >= keep_prob
+            return x * mask, mask
+        """, "probability of KEEPING"),
+    ("ch02.standard_dropout", "global_random_state", """
+        def standard_dropout(x, keep_prob, training, rng):
+            if not training:
+                return x * keep_prob, None
+            mask = np.random.default_rng(0).random(x.shape) < keep_prob
+            return x * mask, mask
+        """, "from the rng argument"),
+    ("ch02.standard_dropout", "divides_at_test_time", """
+        def standard_dropout(x, keep_prob, training, rng):
+            if not training:
+                return x / keep_prob, None
+            mask = rng.random(x.shape) < keep_prob
+            return x * mask, mask
+        """, "MULTIPLY by keep_prob"),
+    # ---- ch02.standard_to_inverted
+    ("ch02.standard_to_inverted", "p_is_keep", """
+        def standard_to_inverted(weight, bias, keep_prob):
+            return keep_prob, keep_prob * weight, bias.copy()
+        """, "DROP probability"),
+    ("ch02.standard_to_inverted", "weights_unchanged", """
+        def standard_to_inverted(weight, bias, keep_prob):
+            return 1 - keep_prob, weight.copy(), bias.copy()
+        """, "move into the next layer's weights"),
+    ("ch02.standard_to_inverted", "wrong_direction", """
+        def standard_to_inverted(weight, bias, keep_prob):
+            return 1 - keep_prob, weight / keep_prob, bias.copy()
+        """, "wrong direction"),
+    ("ch02.standard_to_inverted", "bias_scaled", """
+        def standard_to_inverted(weight, bias, keep_prob):
+            return 1 - keep_prob, keep_prob * weight, keep_prob * bias
+        """, "never dropped"),
+    ("ch02.standard_to_inverted", "scales_in_place", """
+        def standard_to_inverted(weight, bias, keep_prob):
+            weight *= keep_prob
+            return 1 - keep_prob, weight, bias
+        """, "`weight *= ...`"),
+    # ---- ch02.mc_dropout_predict
+    ("ch02.mc_dropout_predict", "no_inverted_scaling", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            probs = []
+            for _ in range(n_samples):
+                z = (h * (rng.random(h.shape) >= p)) @ w2 + b2
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                probs.append(e / e.sum(axis=1, keepdims=True))
+            return np.mean(probs, axis=0), np.std(probs, axis=0)
+        """, "1 / (1 - p)"),
+    ("ch02.mc_dropout_predict", "dropout_off", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            z = np.maximum(x @ w1 + b1, 0) @ w2 + b2
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            probs = np.stack([e / e.sum(axis=1, keepdims=True)] * n_samples)
+            return probs.mean(axis=0), probs.std(axis=0)
+        """, "dropout ON"),
+    ("ch02.mc_dropout_predict", "p_read_as_keep", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            probs = []
+            for _ in range(n_samples):
+                z = (h * (rng.random(h.shape) < p) / (1 - p)) @ w2 + b2
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                probs.append(e / e.sum(axis=1, keepdims=True))
+            return np.mean(probs, axis=0), np.std(probs, axis=0)
+        """, "DROP probability"),
+    ("ch02.mc_dropout_predict", "averages_logits", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            logits = np.stack([(h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
+                               for _ in range(n_samples)])
+            e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            probs = e / e.sum(axis=-1, keepdims=True)
+            z = logits.mean(axis=0)
+            m = np.exp(z - z.max(axis=1, keepdims=True))
+            return m / m.sum(axis=1, keepdims=True), probs.std(axis=0)
+        """, "not the logits"),
+    ("ch02.mc_dropout_predict", "sample_std", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            probs = []
+            for _ in range(n_samples):
+                z = (h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                probs.append(e / e.sum(axis=1, keepdims=True))
+            return np.mean(probs, axis=0), np.std(probs, axis=0, ddof=1)
+        """, "ddof=0"),
+    ("ch02.mc_dropout_predict", "one_mask_for_the_batch", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            probs = []
+            for _ in range(n_samples):
+                z = (h * (rng.random(h.shape[1]) >= p) / (1 - p)) @ w2 + b2
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                probs.append(e / e.sum(axis=1, keepdims=True))
+            return np.mean(probs, axis=0), np.std(probs, axis=0)
+        """, "each example gets its own mask"),
+    ("ch02.mc_dropout_predict", "softmax_overflows", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            probs = []
+            for _ in range(n_samples):
+                e = np.exp((h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2)
+                probs.append(e / e.sum(axis=1, keepdims=True))
+            return np.mean(probs, axis=0), np.std(probs, axis=0)
+        """, "maximum logit"),
+    # ---- ch02.paired_verdict
+    ("ch02.paired_verdict", "higher_accuracy_wins", """
+        def paired_verdict(correct_a, correct_b):
+            b = int(np.sum(correct_a & ~correct_b))
+            c = int(np.sum(~correct_a & correct_b))
+            if correct_a.mean() > correct_b.mean():
+                return "A", b, c
+            if correct_b.mean() > correct_a.mean():
+                return "B", b, c
+            return "tie", b, c
+        """, "not yet a real difference"),
+    ("ch02.paired_verdict", "unpaired_standard_error", """
+        def paired_verdict(correct_a, correct_b):
+            b = int(np.sum(correct_a & ~correct_b))
+            c = int(np.sum(~correct_a & correct_b))
+            n, pa, pb = len(correct_a), correct_a.mean(), correct_b.mean()
+            se = np.sqrt(pa * (1 - pa) / n + pb * (1 - pb) / n)
+            if abs(pa - pb) <= 2 * se:
+                return "tie", b, c
+            return ("A" if pa > pb else "B"), b, c
+        """, "SAME images"),
+    ("ch02.paired_verdict", "totals_not_discordant", """
+        def paired_verdict(correct_a, correct_b):
+            b, c = int(correct_a.sum()), int(correct_b.sum())
+            if abs(b - c) <= 2 * np.sqrt(b + c):
+                return "tie", b, c
+            return ("A" if b > c else "B"), b, c
+        """, "DISAGREE"),
+    ("ch02.paired_verdict", "greater_or_equal", """
+        def paired_verdict(correct_a, correct_b):
+            b = int(np.sum(correct_a & ~correct_b))
+            c = int(np.sum(~correct_a & correct_b))
+            if abs(b - c) < 2 * np.sqrt(b + c):
+                return "tie", b, c
+            return ("A" if b > c else "B"), b, c
+        """, "strictly greater"),
+    ("ch02.paired_verdict", "divides_by_sqrt", """
+        def paired_verdict(correct_a, correct_b):
+            b = int(np.sum(correct_a & ~correct_b))
+            c = int(np.sum(~correct_a & correct_b))
+            z = (b - c) / np.sqrt(b + c)
+            if abs(z) <= 2:
+                return "tie", b, c
+            return ("A" if z > 0 else "B"), b, c
+        """, "agree on every image"),
+]
+
+# Correct answers written differently from the reference: they must pass.
+ALTERNATIVES = [
+    ("ch02.standard_dropout", """
+        def standard_dropout(x, keep_prob, training, rng):
+            if not training:
+                return keep_prob * x, None
+            mask = rng.binomial(1, keep_prob, size=x.shape)
+            return x * mask, mask
+        """),
+    ("ch02.mc_dropout_predict", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            keep = rng.random((n_samples, *h.shape)) < 1 - p      # all masks at once
+            z = (h * keep / (1 - p)) @ w2 + b2
+            e = np.exp(z - z.max(axis=-1, keepdims=True))
+            probs = e / e.sum(axis=-1, keepdims=True)
+            return probs.mean(axis=0), probs.std(axis=0)
+        """),
+]
+
+
+def test_reference_solutions_score_full_points(reference_functions, capsys):
+    for exercise in chapter_exercises("ch02"):
+        result = check(exercise.id, reference_functions[exercise.id])
+        printed = capsys.readouterr().out
+        assert result.status == "passed", printed
+        assert printed.count("✓") == len(exercise.cases) and "✗" not in printed
+
+
+def test_every_exercise_has_enough_cases_and_mutants():
+    for exercise in chapter_exercises("ch02"):
+        assert len(exercise.cases) >= 5, exercise.id
+        assert any("random" in case.name for case in exercise.cases), exercise.id
+        assert sum(m[0] == exercise.id for m in MUTANTS) >= 2, exercise.id
+
+
+@pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
+                         ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in MUTANTS])
+def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, capsys):
+    exercise = get_exercise(exercise_id)
+    with np.errstate(all="ignore"):
+        result = check(exercise_id, define(source, exercise.function))
+    printed = capsys.readouterr().out
+    assert result.points < result.max_points, f"mutant {name} was not caught:\n{printed}"
+    failed = [case for case in result.cases if case.status != "passed"]
+    assert any(hint in case.hint for case in failed), (
+        f"mutant {name}: no failing case has the hint {hint!r}:\n{printed}")
+    assert "Traceback" not in printed
+
+
+@pytest.mark.parametrize("exercise_id, source", ALTERNATIVES,
+                         ids=[a[0].split(".")[1] for a in ALTERNATIVES])
+def test_equivalent_correct_answers_pass(exercise_id, source, capsys):
+    result = check(exercise_id, define(source, get_exercise(exercise_id).function))
+    assert result.status == "passed", capsys.readouterr().out
+
+
+def test_cases_are_deterministic():
+    for exercise in chapter_exercises("ch02"):
+        for case in exercise.cases:
+            first, second = case.make_inputs(), case.make_inputs()
+            for a, b in zip(first, second):
+                if isinstance(a, np.random.Generator):
+                    assert a.bit_generator.state == b.bit_generator.state
+                else:
+                    assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_student_edition_scores_zero(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location(
+        "make_student_edition", ROOT / "tools" / "make_student_edition.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    assert tool.main(["--out", str(tmp_path), str(CHAPTER)]) == 0
+    cells = exercise_cells(tmp_path / CHAPTER.name)
+    assert len(cells) == len(chapter_exercises("ch02"))
+    for exercise in chapter_exercises("ch02"):
+        assert "### BEGIN SOLUTION" not in cells[exercise.function]
+        result = check(exercise.id, define(cells[exercise.function], exercise.function))
+        assert result.status == "not_attempted" and result.points == 0, capsys.readouterr().out
+
+
+def test_chapter_does_not_print_the_solutions():
+    nb = nbformat.read(CHAPTER, as_version=4)
+    text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    assert "BEGIN SOLUTION" not in text
+    outputs = "\n".join(str(output) for cell in nb.cells for output in cell.get("outputs", []))
+    for function in exercise_cells(CHAPTER):
+        assert f"def {function}(" not in outputs
