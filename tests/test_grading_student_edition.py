@@ -10,10 +10,10 @@ import pytest
 from nbclient import NotebookClient
 
 from fixtures.exercise_notebooks import (ROOT, cell_text, chapter0_notebook, load_tool,
-                                         read, with_cell, write)
+                                         read, sandbox_mode, with_cell, write)
 from mlpcore.exercises import chapter_exercises
-from mlpcore.exercises._grader import grade_all, plan
-from mlpcore.exercises._notebook import BEGIN_SOLUTION, END_SOLUTION
+from mlpgrader.grader import grade_all, plan
+from mlpgrader.notebook import BEGIN_SOLUTION, END_SOLUTION
 
 make_student = load_tool("make_student_edition")
 EXERCISES = chapter_exercises("ch00")
@@ -144,7 +144,7 @@ def test_student_edition_runs_end_to_end_and_says_not_attempted(executed_student
 
 def test_student_edition_scores_zero_every_exercise_not_attempted(executed_student):
     submissions = plan([str(executed_student)])
-    for future in grade_all(submissions, timeout=20).values():
+    for future in grade_all(submissions, timeout=20, mode=sandbox_mode()).values():
         future.result()
     (submission,) = submissions
     assert submission.chapter == "ch00"

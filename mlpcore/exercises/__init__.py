@@ -6,9 +6,10 @@ In a chapter, right after an exercise cell::
 
 prints one line per test case (✓, or ✗ with what was expected, what came and a
 hint), or a single "not attempted yet" line while the function still raises
-NotImplementedError. The grader (``pytest grading --submissions PATH``, see
-docs/grading.md) runs the very same cases on each submitted exercise cell in a
-separate process.
+NotImplementedError. The instructor's grader (the separate ``mlpgrader`` package,
+``pytest grading --submissions PATH``, see docs/grading.md) runs the very same cases:
+each submitted exercise cell runs in a sandbox that only computes outputs, and the
+judges below run outside it.
 
 Per-chapter cases live in ``mlpcore/exercises/chNN.py`` (``EXERCISES = [...]``).
 """
@@ -16,14 +17,18 @@ from __future__ import annotations
 
 from typing import Callable
 
+from mlpcore.exercises._call import CallOutcome
+from mlpcore.exercises._compare import Mistake, compare_array, compare_outputs
 from mlpcore.exercises._registry import (
     Case, Exercise, Failure, all_exercises, chapter_exercises, chapter_names,
-    exercise_ids, get_exercise)
-from mlpcore.exercises._runner import CaseResult, ExerciseResult, run_exercise
+    exercise_ids, find_by_function, get_exercise)
+from mlpcore.exercises._runner import (CaseResult, ExerciseResult, collect, judge_case,
+                                       run_exercise)
 
 __all__ = ["check", "Case", "Exercise", "Failure", "CaseResult", "ExerciseResult",
-           "all_exercises", "chapter_exercises", "chapter_names", "exercise_ids",
-           "get_exercise", "run_exercise"]
+           "CallOutcome", "Mistake", "all_exercises", "chapter_exercises", "chapter_names",
+           "collect", "compare_array", "compare_outputs", "exercise_ids",
+           "find_by_function", "get_exercise", "judge_case", "run_exercise"]
 
 
 def check(exercise_id: str, function: Callable) -> ExerciseResult:
