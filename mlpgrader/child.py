@@ -91,7 +91,7 @@ def _safe_encode(wire, value):
     try:
         return wire.encode(value)
     except Exception as exc:  # e.g. an array over the size limit
-        return {"$": "opaque", "type": f"unsendable value ({type(exc).__name__})"}
+        return {"$": "opaque", "type": "UnsendableValue"}
 
 
 def limit_resources(limits: dict) -> None:

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from fixtures.exercise_notebooks import (ROOT, cell_text, chapter0_notebook, load_tool,
@@ -255,3 +256,64 @@ def test_the_pytest_command_explains_a_missing_submissions_option():
     run = run_grader()
     assert run.returncode == 4
     assert "--submissions PATH" in run.stderr
+
+
+# ---- the sandbox's absence, and Generator inputs ---------------------------------
+def test_without_a_sandbox_the_grader_refuses_unless_told(reference, tmp_path, monkeypatch):
+    from mlpgrader import grader, sandbox
+    write(reference, tmp_path / "ada.ipynb")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PATH="/nonexistent")  # no bwrap on PATH
+    refused = subprocess.run([sys.executable, "-m", "pytest", "grading", "-p", "no:cacheprovider",
+                              "--submissions", str(tmp_path)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 4 and "refusing to grade" in refused.stderr
+    assert "--no-sandbox" in refused.stderr
+    report = tmp_path / "report.json"
+    allowed = subprocess.run([sys.executable, "-m", "mlpgrader", "grade", str(tmp_path / "ada.ipynb"),
+                              "--no-sandbox", "--report", str(report)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.startswith(f"WARNING: {sandbox.UNSANDBOXED_WARNING}")
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["grader"]["sandbox"] == "none" and data["grader"]["warning"]
+    assert data["points"] == MAX
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    sandbox.check_sandbox.cache_clear()
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable, match="not installed"):
+            grader.sandbox_mode(no_sandbox=False)
+    finally:
+        sandbox.check_sandbox.cache_clear()
+
+
+def dropout_exercise():
+    """A chapter-2-style exercise: the mask is drawn from the Generator argument and
+    the judge replays the same generator from its pristine copy."""
+    from mlpcore.exercises import Case, Exercise, compare_array
+
+    def judge(inputs, output):
+        x, p, rng = inputs
+        mask = rng.random(x.shape) >= p
+        return compare_array("y", output, x * mask / (1 - p))
+
+    def inputs(seed):
+        return lambda: (np.random.default_rng(seed).standard_normal((4, 5)), 0.5,
+                        np.random.default_rng(seed + 100))
+    return Exercise(id="ch02.dropout_forward", function="dropout_forward",
+                    params=("x", "p", "rng"), summary="inverted dropout",
+                    cases=(Case("a", inputs(1), judge), Case("b", inputs(2), judge)))
+
+
+DROPOUT = "def dropout_forward(x, p, rng):\n    return x * (rng.random(x.shape) >= p) / (1 - p)\n"
+FRESH_RNG = ("def dropout_forward(x, p, rng):\n    rng = np.random.default_rng(0)\n"
+             "    return x * (rng.random(x.shape) >= p) / (1 - p)\n")
+
+
+def test_generator_inputs_reach_the_sandbox_in_the_same_state(mode):
+    from mlpgrader.judge import grade_source
+    exercise = dropout_exercise()
+    namespace = {"np": np}
+    exec(DROPOUT, namespace)
+    assert run_exercise(exercise, namespace["dropout_forward"]).points == 2
+    assert grade_source(exercise, DROPOUT, mode).points == 2
+    assert grade_source(exercise, FRESH_RNG, mode).points == 0
