@@ -1,4 +1,4 @@
-"""python -m mlpgrader grade|merge|stamp ... (see docs/grading.md)."""
+"""python -m mlpgrader grade|merge|stamp|cost ... (see docs/grading.md)."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +43,11 @@ def _stamp(args) -> int:
     return nbgrader_meta.main(args.notebooks, check=args.check)
 
 
+def _cost(args) -> int:
+    from mlpgrader import cost
+    return cost.main(args.runs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mlpgrader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     stamp.add_argument("--check", action="store_true",
                        help="change nothing; exit 1 if a notebook is not stamped")
     stamp.set_defaults(run=_stamp)
+    cost = commands.add_parser("cost", help="time one exercise run, sandboxed and not")
+    cost.add_argument("--runs", type=int, default=20)
+    cost.set_defaults(run=_cost)
     args = parser.parse_args(argv)
     return args.run(args)
 
