@@ -96,7 +96,7 @@ def problems(notebook: dict, name: str) -> list[str]:
             continue
         if (cell.get("metadata") or {}).get("nbgrader") != wanted:
             found.append(f"{where}: nbgrader metadata missing or stale "
-                         f"(run python -m mlpgrader stamp {name}.ipynb)")
+                         f"(run: python -m mlpgrader stamp on this notebook)")
         if EXERCISE_TAG not in cell_tags(cell):
             for word in _MARKER_WORDS:
                 if word in cell_source(cell):

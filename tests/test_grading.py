@@ -317,3 +317,40 @@ def test_generator_inputs_reach_the_sandbox_in_the_same_state(mode):
     assert run_exercise(exercise, namespace["dropout_forward"]).points == 2
     assert grade_source(exercise, DROPOUT, mode).points == 2
     assert grade_source(exercise, FRESH_RNG, mode).points == 0
+
+
+def inplace_exercise():
+    """An in-place update: `param` may change and the judge reads it after the call
+    (a three-argument judge); `grad` may not change."""
+    from mlpcore.exercises import Case, Exercise, Failure, compare_array
+
+    def judge(inputs, output, after):
+        param, grad, lr = inputs
+        if output is not None:
+            return Failure("return nothing: the update happens in place")
+        return compare_array("param after the step", after[0], param - lr * grad)
+
+    def inputs(seed):
+        rng = np.random.default_rng(seed)
+        return lambda: (rng.standard_normal(3), rng.standard_normal(3), 0.1)
+    return Exercise(id="ch02.sgd_step_", function="sgd_step_", params=("param", "grad", "lr"),
+                    summary="in place", may_modify=frozenset({"param"}),
+                    cases=(Case("a", inputs(1), judge), Case("b", inputs(2), judge)))
+
+
+@pytest.mark.parametrize("source, points, fragment", [
+    ("def sgd_step_(param, grad, lr):\n    param -= lr * grad\n", 2, ""),
+    ("def sgd_step_(param, grad, lr):\n    return param - lr * grad\n", 0, "return nothing"),
+    ("def sgd_step_(param, grad, lr):\n    grad *= lr\n    param -= grad\n", 0,
+     "changed its input `grad` in place"),
+])
+def test_arguments_an_exercise_may_modify_come_back_from_the_sandbox(mode, source, points, fragment):
+    from mlpgrader.judge import grade_source
+    exercise = inplace_exercise()
+    namespace = {"np": np}
+    exec(source, namespace)
+    inline = run_exercise(exercise, namespace["sgd_step_"])
+    sandboxed = grade_source(exercise, source, mode)
+    assert inline.points == sandboxed.points == points, sandboxed.summary()
+    assert fragment in sandboxed.summary()
+    assert [c.message for c in inline.cases] == [c.message for c in sandboxed.cases]

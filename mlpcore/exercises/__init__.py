@@ -15,7 +15,8 @@ Per-chapter cases live in ``mlpcore/exercises/chNN.py`` (``EXERCISES = [...]``).
 """
 from __future__ import annotations
 
-from typing import Callable
+import os
+from typing import Callable, Union
 
 from mlpcore.exercises._call import CallOutcome
 from mlpcore.exercises._compare import Mistake, compare_array, compare_outputs
@@ -25,20 +26,35 @@ from mlpcore.exercises._registry import (
 from mlpcore.exercises._runner import (CaseResult, ExerciseResult, collect, judge_case,
                                        run_exercise)
 
-__all__ = ["check", "Case", "Exercise", "Failure", "CaseResult", "ExerciseResult",
+__all__ = ["check", "NbgraderPoints", "Case", "Exercise", "Failure", "CaseResult", "ExerciseResult",
            "CallOutcome", "Mistake", "all_exercises", "chapter_exercises", "chapter_names",
            "collect", "compare_array", "compare_outputs", "exercise_ids",
            "find_by_function", "get_exercise", "judge_case", "run_exercise"]
 
 
-def check(exercise_id: str, function: Callable) -> ExerciseResult:
+class NbgraderPoints(float):
+    """What ``check`` returns while nbgrader autogrades or validates a notebook: the
+    points as a number, which nbgrader takes as the grade cell's partial credit
+    (its autograder would otherwise give full points to any check cell that does not
+    raise). The full result is at ``.result``."""
+
+    def __new__(cls, result: ExerciseResult) -> "NbgraderPoints":
+        points = super().__new__(cls, result.points)
+        points.result = result
+        return points
+
+
+def check(exercise_id: str, function: Callable) -> Union[ExerciseResult, NbgraderPoints]:
     """Grade ``function`` with the test cases of exercise ``exercise_id`` and print
     the verdict, one line per case. Returns the result (points, max_points, status,
     cases); Jupyter shows nothing for it, so the printed lines are the whole output.
+    Under nbgrader (NBGRADER_EXECUTION set) it returns the points as a number instead.
 
     A stub that still raises NotImplementedError gives one "not attempted yet" line,
     and no error escapes, so the rest of the notebook runs on."""
     exercise = get_exercise(exercise_id)
     result = run_exercise(exercise, function)
     print(result.summary())
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return NbgraderPoints(result)
     return result
