@@ -26,7 +26,8 @@ class GraderError(Exception):
     """The grader itself cannot grade this exercise (a case input it cannot send)."""
 
 
-def build_job(exercise: Exercise, source: str, mode: str) -> tuple[bytes, list[tuple]]:
+def build_job(exercise: Exercise, source: str, mode: str,
+              timeout: float = DEFAULT_TIMEOUT) -> tuple[bytes, list[tuple]]:
     """The child's job (JSON bytes) and the pristine inputs of every case."""
     pristines, encoded = [], []
     for case in exercise.cases:
@@ -40,14 +41,15 @@ def build_job(exercise: Exercise, source: str, mode: str) -> tuple[bytes, list[t
     job = {"function": exercise.function, "params": params,
            "may_modify": [params.index(name) for name in exercise.may_modify if name in params],
            "preamble": exercise.preamble, "source": source, "cases": encoded,
-           "limits": sandbox.LIMITS, "no_processes": mode != "inprocess"}
+           "limits": dict(sandbox.LIMITS, RLIMIT_CPU=int(timeout) + 1),
+           "no_processes": mode != "inprocess"}
     return json.dumps(job).encode("ascii"), pristines
 
 
 def grade_source(exercise: Exercise, source: str, mode: str = "bwrap",
                  timeout: float = DEFAULT_TIMEOUT) -> ExerciseResult:
     """Grade the source of an exercise cell (see the module docstring)."""
-    job, pristines = build_job(exercise, source, mode)
+    job, pristines = build_job(exercise, source, mode, timeout)
     run = sandbox.run_child(job, mode, timeout, _REPLY_LIMIT)
     if run.timed_out:
         return ExerciseResult.error(exercise, f"timed out after {timeout:g} s (an infinite "
@@ -59,7 +61,7 @@ def grade_source(exercise: Exercise, source: str, mode: str = "bwrap",
         reply = wire.loads(run.reply, _REPLY_LIMIT) if run.reply else None
         if reply is not None:
             return result_from_reply(exercise, reply, pristines)
-    except (wire.WireError, KeyError, TypeError, ValueError, IndexError) as exc:
+    except (wire.WireError, AttributeError, KeyError, TypeError, ValueError, IndexError) as exc:
         return ExerciseResult.error(exercise, f"the exercise's process sent an unreadable "
                                               f"answer ({clean(str(exc), 120)})")
     return _no_reply(exercise, run)

@@ -354,3 +354,17 @@ def test_arguments_an_exercise_may_modify_come_back_from_the_sandbox(mode, sourc
     assert inline.points == sandboxed.points == points, sandboxed.summary()
     assert fragment in sandboxed.summary()
     assert [c.message for c in inline.cases] == [c.message for c in sandboxed.cases]
+
+
+@pytest.mark.parametrize("reply", [b"[]", b"{}", b'{"fatal": false, "cases": [1, 2, 3]}',
+                                   b'{"fatal": false, "cases": 7}', b"[" * 100_000,
+                                   b'{"fatal": false, "cases": [{"output": {"$": "array", '
+                                   b'"dtype": "|O8", "shape": [1], "data": ""}}]}'])
+def test_a_malformed_answer_from_the_child_costs_the_exercise_only(reply, monkeypatch):
+    """Whatever bytes come back over the pipe, the parent judges or refuses them as
+    data: an unreadable answer is a zero with a message, never a crash."""
+    from mlpgrader import judge, sandbox
+    monkeypatch.setattr(sandbox, "run_child",
+                        lambda *args, **kwargs: sandbox.ChildRun(reply, 0, ""))
+    result = judge.grade_source(get_exercise("ch00.linear_backward"), "", "bwrap")
+    assert result.points == 0 and result.status in ("error", "failed"), result.summary()

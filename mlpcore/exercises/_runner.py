@@ -10,9 +10,7 @@ from __future__ import annotations
 import copy
 import inspect
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Optional
-
-import numpy as np
+from typing import Callable, Optional
 
 from mlpcore.exercises._call import CallOutcome, call, signature_problem
 from mlpcore.exercises._registry import Case, Exercise, Failure
