@@ -21,6 +21,7 @@ but the whole file system in view; the table and the report then carry a warning
 from __future__ import annotations
 
 import functools
+import glob
 import json
 import os
 import platform
@@ -87,10 +88,8 @@ def _bwrap_command(interpreter: str) -> list[str]:
     prefix = os.path.realpath(sys.base_prefix)
     if not prefix.startswith("/usr/"):
         command += ["--ro-bind", prefix, prefix]
-    for key in ("purelib", "platlib"):  # the installation's own packages stay hidden
-        site = os.path.realpath(sysconfig.get_paths(vars={"base": prefix, "platbase": prefix})[key])
-        if os.path.isdir(site) and site.startswith(prefix + os.sep):
-            command += ["--tmpfs", site, "--remount-ro", site]
+    for site in _installed_packages(prefix):  # hidden: only NumPy is given, at /site
+        command += ["--tmpfs", site, "--remount-ro", site]
     for folder in _numpy_dirs():
         command += ["--ro-bind", str(folder), f"/site/{folder.name}"]
     for name, path in _child_files().items():
@@ -100,6 +99,20 @@ def _bwrap_command(interpreter: str) -> list[str]:
     for key, value in _environment("/tmp").items():
         command += ["--setenv", key, value]
     return command + ["--", interpreter, "-I", "-S", "-B", "/grader/child.py", "/grader", "/site"]
+
+
+def _installed_packages(prefix: str) -> list[str]:
+    """The package folders of the Python installation and of the system (Debian's
+    dist-packages) that would otherwise be readable inside the sandbox."""
+    paths = sysconfig.get_paths(vars={"base": prefix, "platbase": prefix})
+    found = {os.path.realpath(paths[key]) for key in ("purelib", "platlib")}
+    found |= {os.path.realpath(p) for pattern in ("/usr/lib/python3*/dist-packages",
+                                                  "/usr/lib/python3*/site-packages",
+                                                  "/usr/local/lib/python3*/dist-packages",
+                                                  "/usr/local/lib/python3*/site-packages")
+              for p in glob.glob(pattern)}
+    return sorted(path for path in found if os.path.isdir(path)
+                  and (path.startswith(prefix + os.sep) or path.startswith("/usr/")))
 
 
 def _environment(home: str) -> dict[str, str]:
