@@ -52,7 +52,7 @@ def run_job(job: dict) -> dict:
         return reply
     names = tuple(params[index] for index in may_modify)
     for encoded in job["cases"]:
-        arguments = wire.decode(encoded)
+        arguments = wire.decode(encoded, allow_code=True)  # from the grader: trusted
         outcome = _call.call(cell.function, arguments, params, names)
         reply["cases"].append(_describe(wire, outcome, may_modify))
     return reply

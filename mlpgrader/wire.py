@@ -8,13 +8,24 @@ arrays and scalars of numeric dtypes, and ``np.random.Generator`` (sent as its b
 generator's state, so the child draws exactly what the judge replays). Any other
 object becomes an ``Opaque`` that only remembers its type's name. Sizes and nesting
 are capped on both sides.
+
+One kind goes from the grader to the child only: a function given as a case input
+(say, the f whose gradient a learner's ``numerical_gradient(f, x, eps)`` estimates).
+It is sent as its compiled code (``marshal``; the child runs the same interpreter),
+its closure and the globals it names (plain data, other such functions, or the
+modules numpy and math), and rebuilt in the child. The grader never decodes code:
+``decode`` refuses it unless ``allow_code`` is set, which only the child does.
 """
 from __future__ import annotations
 
 import base64
+import builtins
+import importlib
 import json
+import marshal
 import math
 import re
+import types
 
 import numpy as np
 
@@ -24,6 +35,7 @@ MAX_ARRAY_BYTES = 64 * 2 ** 20
 MAX_TEXT = 10_000          # characters of one string
 _DTYPE = re.compile(r"^[<>|=][biufc][1-9][0-9]?$")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+_MODULES = ("numpy", "math")
 
 
 class WireError(ValueError):
@@ -66,6 +78,8 @@ def encode(value, depth: int = 0, strict: bool = False):
         return dict(_array(np.asarray(value)), **{"$": "scalar"})
     if isinstance(value, complex):
         return {"$": "complex", "v": [encode(value.real), encode(value.imag)]}
+    if isinstance(value, types.FunctionType) and strict:
+        return _function(value, depth)
     if isinstance(value, np.random.Generator):
         state = value.bit_generator.state
         return {"$": "generator", "state": encode(state, depth + 1, strict=True)}
@@ -96,12 +110,51 @@ def _array(array: np.ndarray) -> dict:
         raise WireError(f"an array of {array.nbytes} bytes is over the "
                         f"{MAX_ARRAY_BYTES} byte limit")
     data = np.ascontiguousarray(array).tobytes()
-    return {"$": "array", "dtype": array.dtype.str, "shape": list(array.shape),
-            "data": base64.b64encode(data).decode("ascii")}
+    encoded = {"$": "array", "dtype": array.dtype.str, "shape": list(array.shape),
+               "data": base64.b64encode(data).decode("ascii")}
+    if not array.flags.writeable:  # a case that makes its inputs read-only stays so
+        encoded["readonly"] = True
+    return encoded
 
 
-def decode(data, depth: int = 0):
-    """The value ``data`` (from ``encode``) stands for; WireError if malformed."""
+def _names(code: types.CodeType) -> set:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _function(function: types.FunctionType, depth: int) -> dict:
+    """A case's function as code, closure and the globals it may use (see above)."""
+    try:
+        closure = [encode(cell.cell_contents, depth + 1, strict=True)
+                   for cell in function.__closure__ or ()]
+    except ValueError:  # an empty closure cell
+        raise WireError(f"the function {function.__name__} has an unset closure "
+                        f"variable") from None
+    names = {}
+    for name in sorted(_names(function.__code__)):
+        if name not in function.__globals__:
+            continue  # a builtin, or an attribute name (np.sum's "sum")
+        value = function.__globals__[name]
+        if isinstance(value, types.ModuleType):
+            if value.__name__ in _MODULES:
+                names[name] = {"$": "module", "name": value.__name__}
+            continue
+        try:
+            names[name] = encode(value, depth + 1, strict=True)
+        except WireError:
+            continue  # most likely an attribute name that is also a global of the module
+    return {"$": "function", "name": function.__name__[:80],
+            "code": base64.b64encode(marshal.dumps(function.__code__)).decode("ascii"),
+            "closure": closure, "globals": names,
+            "defaults": encode(function.__defaults__ or (), depth + 1, strict=True)}
+
+
+def decode(data, depth: int = 0, allow_code: bool = False):
+    """The value ``data`` (from ``encode``) stands for; WireError if malformed.
+    ``allow_code`` (the child only) accepts functions sent by the grader."""
     if data is None or isinstance(data, (bool, str)):
         return data
     if type(data) is int or type(data) is float:
@@ -115,13 +168,13 @@ def decode(data, depth: int = 0):
         items = data.get("v")
         if not isinstance(items, list) or len(items) > MAX_ITEMS:
             raise WireError(f"a malformed {kind}")
-        decoded = [decode(item, depth + 1) for item in items]
+        decoded = [decode(item, depth + 1, allow_code) for item in items]
         return decoded if kind == "list" else tuple(decoded)
     if kind == "dict":
         items = data.get("v")
         if not isinstance(items, dict) or len(items) > MAX_ITEMS:
             raise WireError("a malformed dict")
-        return {str(key): decode(item, depth + 1) for key, item in items.items()}
+        return {str(key): decode(item, depth + 1, allow_code) for key, item in items.items()}
     if kind == "float":
         if data.get("v") not in ("nan", "inf", "-inf"):
             raise WireError("a malformed float")
@@ -141,7 +194,26 @@ def decode(data, depth: int = 0):
         return _decode_generator(decode(data.get("state"), depth + 1))
     if kind == "opaque":
         return opaque(data.get("type", "object"))
+    if kind in ("function", "module"):
+        if not allow_code:
+            raise WireError("code is only ever sent to the sandbox, never read from it")
+        return _decode_code(data, depth)
     raise WireError(f"unknown kind {kind[:40]!r}")
+
+
+def _decode_code(data: dict, depth: int):
+    if data["$"] == "module":
+        if data.get("name") not in _MODULES:
+            raise WireError("an unknown module")
+        return importlib.import_module(data["name"])
+    namespace = {"__builtins__": builtins}
+    for name, value in data["globals"].items():
+        namespace[name] = decode(value, depth + 1, allow_code=True)
+    cells = tuple(types.CellType(decode(value, depth + 1, allow_code=True))
+                  for value in data["closure"])
+    code = marshal.loads(base64.b64decode(data["code"]))
+    defaults = decode(data["defaults"], depth + 1, allow_code=True) or None
+    return types.FunctionType(code, namespace, data["name"], defaults, cells or None)
 
 
 def _decode_array(data: dict) -> np.ndarray:
@@ -158,7 +230,10 @@ def _decode_array(data: dict) -> np.ndarray:
     count = math.prod(shape)
     if count * dtype.itemsize != len(raw) or len(raw) > MAX_ARRAY_BYTES:
         raise WireError("an array whose data does not match its shape")
-    return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    array = np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+    if data.get("readonly") is True:
+        array.flags.writeable = False
+    return array
 
 
 def _decode_generator(state) -> np.random.Generator:

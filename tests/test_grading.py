@@ -368,3 +368,34 @@ def test_a_malformed_answer_from_the_child_costs_the_exercise_only(reply, monkey
                         lambda *args, **kwargs: sandbox.ChildRun(reply, 0, ""))
     result = judge.grade_source(get_exercise("ch00.linear_backward"), "", "bwrap")
     assert result.points == 0 and result.status in ("error", "failed"), result.summary()
+
+
+def test_a_function_input_reaches_the_sandbox_and_code_never_comes_back(mode):
+    """A case may pass a function (f in numerical_gradient(f, x, eps)): the grader
+    sends its code and closure to the child; the grader itself refuses to decode
+    code, whatever the child sends."""
+    from mlpcore.exercises import Case, Exercise, compare_array
+    from mlpgrader import wire
+    from mlpgrader.judge import grade_source
+
+    def inputs(seed):
+        def make():
+            weights = np.random.default_rng(seed).standard_normal(4)
+            return (lambda z: float(np.sum(weights * np.sin(z)))), np.arange(4.0)
+        return make
+
+    def judge(args, output):
+        f, x = args
+        return compare_array("f at x", output, np.array([f(x)]))
+    exercise = Exercise(id="ch02.evaluate", function="evaluate", params=("f", "x"),
+                        summary="f(x)", cases=(Case("a", inputs(1), judge),
+                                               Case("b", inputs(2), judge)))
+    assert grade_source(exercise, "def evaluate(f, x):\n    return np.array([f(x)])\n",
+                        mode).points == 2
+    assert grade_source(exercise, "def evaluate(f, x):\n    return np.array([f(x + 1)])\n",
+                        mode).points == 0
+    sent = wire.encode((lambda: 1), strict=True)
+    with pytest.raises(wire.WireError, match="never read from it"):
+        wire.decode(sent)
+    stand_in = wire.decode(wire.encode(lambda: 1))  # a learner's function: a name only
+    assert isinstance(stand_in, wire.Opaque) and not callable(stand_in)
