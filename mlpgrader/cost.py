@@ -1,6 +1,6 @@
 """What one exercise run costs: ``python -m mlpgrader cost [--runs 20]``.
 
-Grades the book's reference solution of one exercise ``runs`` times one after the
+Grades the book's reference solution of chapter 0's first exercise ``runs`` times one after the
 other, in the sandbox, as a plain process (--no-sandbox) and in this process (the
 judging alone), and prints the median wall time of each. On a shared machine the
 numbers are inflated by whatever else runs: quote the load with them.
@@ -12,15 +12,15 @@ import statistics
 import time
 from pathlib import Path
 
-from mlpcore.exercises import get_exercise
+from mlpcore.exercises import chapter_exercises
 from mlpgrader.judge import grade_source
 from mlpgrader.notebook import find_exercise_source, load_cells
 
 BOOK = Path(__file__).resolve().parents[1] / "book" / "00_mlp_in_numpy.ipynb"
 
 
-def measure(runs: int = 20, exercise_id: str = "ch00.linear_backward") -> dict[str, float]:
-    exercise = get_exercise(exercise_id)
+def measure(runs: int = 20) -> tuple[str, dict[str, float]]:
+    exercise = chapter_exercises("ch00")[0]
     source = find_exercise_source(load_cells(BOOK), exercise)
     medians = {}
     for mode in ("bwrap", "none", "inprocess"):
@@ -31,13 +31,13 @@ def measure(runs: int = 20, exercise_id: str = "ch00.linear_backward") -> dict[s
             times.append(time.perf_counter() - start)
             assert result.points == exercise.max_points, result.summary()
         medians[mode] = statistics.median(times)
-    return medians
+    return f"{exercise.id}, {len(exercise.cases)} cases", medians
 
 
 def main(runs: int) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    medians = measure(runs)
-    print(f"one exercise run (ch00.linear_backward, 3 cases), median of {runs}, "
+    which, medians = measure(runs)
+    print(f"one exercise run ({which}), median of {runs}, "
           f"load average {load:.1f} on {os.cpu_count()} CPUs:")
     for mode, label in (("bwrap", "bubblewrap sandbox"), ("none", "plain process (--no-sandbox)"),
                         ("inprocess", "judging alone (no process)")):

@@ -15,14 +15,15 @@ import nbformat
 import numpy as np
 import pytest
 
-from fixtures.exercise_notebooks import (ROOT, cell_text, chapter0_notebook, load_tool,
-                                         sandbox_mode, with_cell, write)
-from mlpcore.exercises import chapter_exercises, get_exercise, run_exercise
+from fixtures.exercise_notebooks import (ROOT, cell_text, chapter0_notebook, ch00_exercises,
+                                         load_tool, sandbox_mode, signature, with_cell, write)
+from mlpcore.exercises import run_exercise
 from mlpgrader.grader import (discover, grade_all, grade_exercise, plan, score_table,
                               write_report)
 from test_exercises_ch00 import MUTANTS, define
 
-EXERCISES = chapter_exercises("ch00")
+EXERCISES = ch00_exercises()
+FIRST, SECOND, LAST = EXERCISES[0], EXERCISES[1], EXERCISES[-1]
 MAX = sum(exercise.max_points for exercise in EXERCISES)
 TIMEOUT = 3.0
 make_student = load_tool("make_student_edition")
@@ -71,28 +72,26 @@ def graded(reference, reference_path, outside, tmp_path_factory, mode):
     write(mutant, folder / "mutants.ipynb")
     (folder / "not_json.ipynb").write_text("{ this is not a notebook", encoding="utf-8")
     missing = dict(reference, cells=[c for c in reference["cells"]
-                                     if "def sgd_momentum_step(" not in "".join(c["source"])])
+                                     if f"def {LAST.function}(" not in "".join(c["source"])])
     write(missing, folder / "missing_exercise.ipynb")
-    write(with_cell(reference, "linear_backward",
-                    "def linear_backward(x, weight, grad_out):\n"
-                    "    return grad_out @ weight.T x.T @ grad_out\n"), folder / "syntax_error.ipynb")
-    write(with_cell(reference, "softmax_cross_entropy_grad",
-                    "def softmax_cross_entropy_grad(logits):\n    return logits\n"),
+    write(with_cell(reference, FIRST.function, signature(FIRST) + "    return x y\n"),
+          folder / "syntax_error.ipynb")
+    write(with_cell(reference, SECOND.function,
+                    f"def {SECOND.function}(only_one):\n    return only_one\n"),
           folder / "wrong_signature.ipynb")
-    write(with_cell(reference, "sgd_momentum_step",
-                    "def sgd_momentum_step(param, grad, buf, lr, momentum):\n"
-                    "    while True:\n        pass\n"), folder / "infinite_loop.ipynb")
-    write(prepend(reference, "softmax_cross_entropy_grad", "import sys\nsys.exit(3)\n"),
+    write(with_cell(reference, LAST.function, signature(LAST) + "    while True:\n        pass\n"),
+          folder / "infinite_loop.ipynb")
+    write(prepend(reference, SECOND.function, "import sys\nsys.exit(3)\n"),
           folder / "sys_exit.ipynb")
-    write(prepend(reference, "linear_backward", "import os\nos._exit(7)\n"),
+    write(prepend(reference, FIRST.function, "import os\nos._exit(7)\n"),
           folder / "os_exit.ipynb")
-    write(prepend(reference, "sgd_momentum_step",
+    write(prepend(reference, LAST.function,
                   f"open({str(outside / 'written.txt')!r}, 'w').write('x')\n"),
           folder / "writes_outside.ipynb")
-    write(prepend(reference, "sgd_momentum_step",
+    write(prepend(reference, LAST.function,
                   f"import subprocess\nsubprocess.run(['touch', {str(outside / 'spawned')!r}])\n"),
           folder / "spawns.ipynb")
-    write(prepend(reference, "linear_backward",
+    write(prepend(reference, FIRST.function,
                   "import os\nopen('scratch.txt', 'w').write('fine')\nos.remove('scratch.txt')\n"),
           folder / "writes_inside.ipynb")
     module = tmp_path_factory.mktemp("module") / "module_student.py"
@@ -134,14 +133,14 @@ def test_grader_and_inline_check_agree_on_mutants(graded):
 
 
 @pytest.mark.parametrize("student, function, fragment", [
-    ("missing_exercise", "sgd_momentum_step", "exercise cell not found"),
-    ("syntax_error", "linear_backward", "syntax error in the exercise cell, line 2"),
-    ("wrong_signature", "softmax_cross_entropy_grad", "wrong signature"),
-    ("infinite_loop", "sgd_momentum_step", f"timed out after {TIMEOUT:g} s"),
-    ("sys_exit", "softmax_cross_entropy_grad", "called sys.exit(3)"),
-    ("os_exit", "linear_backward", "exit code 7"),
-    ("writes_outside", "sgd_momentum_step", "raised FileNotFoundError, line 1"),
-    ("spawns", "sgd_momentum_step", "raised PermissionError, line 2: [Errno 1]"),
+    ("missing_exercise", LAST.function, "exercise cell not found"),
+    ("syntax_error", FIRST.function, "syntax error in the exercise cell, line 2"),
+    ("wrong_signature", SECOND.function, "wrong signature"),
+    ("infinite_loop", LAST.function, f"timed out after {TIMEOUT:g} s"),
+    ("sys_exit", SECOND.function, "called sys.exit(3)"),
+    ("os_exit", FIRST.function, "exit code 7"),
+    ("writes_outside", LAST.function, "raised FileNotFoundError, line 1"),
+    ("spawns", LAST.function, "raised PermissionError, line 2: [Errno 1]"),
 ])
 def test_a_broken_exercise_costs_that_exercise_only(graded, student, function, fragment):
     submission = graded[student]
@@ -175,8 +174,8 @@ def test_report_has_points_and_messages_per_student_and_exercise(graded, tmp_pat
     assert set(by_student) == set(graded)
     assert by_student["reference"]["percent"] == 100.0
     syntax = {e["id"]: e for e in by_student["syntax_error"]["exercises"]}
-    assert syntax["ch00.linear_backward"]["points"] == 0
-    assert "syntax error" in syntax["ch00.linear_backward"]["messages"][0]
+    assert syntax[FIRST.id]["points"] == 0
+    assert "syntax error" in syntax[FIRST.id]["messages"][0]
     assert report["max_points"] == sum(s["max_points"] for s in report["submissions"])
 
 
@@ -184,7 +183,7 @@ def test_score_table_lists_every_student_with_a_total(graded):
     table = "\n".join(score_table(list(graded.values())))
     for student in graded:
         assert f"\n{student} " in table
-    assert f"{MAX}/{MAX} (100 %)" in table and "0/3 not attempted" in table
+    assert f"{MAX}/{MAX} (100 %)" in table and f"0/{FIRST.max_points} not attempted" in table
 
 
 def test_discover_names_students_by_file_and_skips_checkpoints(tmp_path):
@@ -220,11 +219,10 @@ def test_chapter_comes_from_content_then_name_then_instructor(tmp_path, referenc
 
 
 def test_timeout_message_and_exercise_process_is_killed(reference, tmp_path, mode):
-    notebook = with_cell(reference, "linear_backward",
-                         "def linear_backward(x, weight, grad_out):\n    while True:\n        pass\n")
+    notebook = with_cell(reference, FIRST.function,
+                         signature(FIRST) + "    while True:\n        pass\n")
     (submission,) = plan([str(write(notebook, tmp_path / "loop.ipynb"))])
-    exercise = get_exercise("ch00.linear_backward")
-    result = grade_exercise(submission, exercise, mode, timeout=1.0)
+    result = grade_exercise(submission, FIRST, mode, timeout=1.0)
     assert result.status == "error" and "timed out after 1 s" in result.message
 
 
@@ -366,7 +364,7 @@ def test_a_malformed_answer_from_the_child_costs_the_exercise_only(reply, monkey
     from mlpgrader import judge, sandbox
     monkeypatch.setattr(sandbox, "run_child",
                         lambda *args, **kwargs: sandbox.ChildRun(reply, 0, ""))
-    result = judge.grade_source(get_exercise("ch00.linear_backward"), "", "bwrap")
+    result = judge.grade_source(FIRST, "", "bwrap")
     assert result.points == 0 and result.status in ("error", "failed"), result.summary()
 
 

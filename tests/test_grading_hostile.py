@@ -1,7 +1,7 @@
 """Hostile submissions, one per attack family of issue 13, graded in one class beside
 an honest control student, in the real sandbox.
 
-Each attack replaces chapter 0's `linear_backward` cell. Each must score 0 on that
+Each attack replaces the cell of chapter 0's first exercise. Each must score 0 on that
 exercise, the control must keep 100 %, and nothing may reach outside the sandbox: no
 file in the watched folders or the host's /tmp, no change to the grader, mlpcore or
 the book, no connection to a port on the host, no secret in the report, no process
@@ -18,24 +18,24 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.exercise_notebooks import ROOT, chapter0_notebook, read, sandbox_mode, with_cell, write
+from fixtures.exercise_notebooks import (ROOT, cell_text, ch00_exercises, chapter0_notebook, read,
+                                         sandbox_mode, signature, with_cell, write)
 from mlpgrader.grader import grade_all, plan, write_report
 
 TOKEN = "instructor-token-5f1c9e"
 CONTROL_SECRET = "control-secret-8d2a"
-SIGNATURE = "def linear_backward(x, weight, grad_out):\n"
-ZEROS = "    return np.zeros_like(x), np.zeros_like(weight), np.zeros(weight.shape[1])\n"
+TARGET = ch00_exercises()[0]
+SIGNATURE = signature(TARGET) + f"    args = ({', '.join(TARGET.params)},)\n"
+ZEROS = "    return None\n"
 
-# family -> body of linear_backward (after the signature); {outside}, {port}, {book},
-# {control}, {report}, {root} are filled in. None of them solves the exercise honestly.
+# family -> body of the target function (after the signature; `args` holds its
+# arguments); {outside}, {port}, {book}, {control}, {report}, {root}, {function} are
+# filled in. None of them solves the exercise honestly.
 ATTACKS = {
     "calls_mlpcore": """
-    from mlpcore.layers import Linear
-    layer = Linear(*weight.shape, rng=np.random.default_rng(0), dtype=np.float64)
-    layer.weight.data[...] = weight
-    layer(x)
-    grad_x = layer.backward(grad_out)
-    return grad_x, layer.weight.grad, layer.bias.grad
+    from mlpcore import functional, layers, losses, optim
+    from mlpcore.exercises import get_exercise
+    return getattr(functional, {function!r})(*args)
 """,
     "replaces_judges": """
     import sys, types
@@ -49,7 +49,7 @@ ATTACKS = {
             module.compare_outputs = lambda *args, **kwargs: None
             module.compare_array = lambda *args, **kwargs: None
     for name, module in list(sys.modules.items()):
-        for attribute in ("judge_case", "compare_outputs", "_judge_linear_backward"):
+        for attribute in ("judge_case", "compare_outputs", "compare_array"):
             if hasattr(module, attribute):
                 setattr(module, attribute, lambda *args, **kwargs: None)
 """ + ZEROS,
@@ -105,10 +105,10 @@ ATTACKS = {
             continue
         for cell in notebook["cells"]:
             source = "".join(cell["source"])
-            if source.startswith("def linear_backward") and "BEGIN SOLUTION" in source:
+            if source.startswith("def {function}(") and "BEGIN SOLUTION" in source:
                 space = {"np": np}
                 exec(source, space)
-                return space["linear_backward"](x, weight, grad_out)
+                return space[{function!r}](*args)
 """ + ZEROS,
     "escapes_the_file_guard": """
     import ctypes, multiprocessing, os, sqlite3, socket, threading
@@ -242,13 +242,14 @@ def attacked(tmp_path_factory):
     listener.setblocking(False)
     book = chapter0_notebook()
     reference = read(book)
-    control = with_cell(reference, "linear_backward",
-                        f"# {CONTROL_SECRET}\n" + _reference_cell(reference))
+    control = with_cell(reference, TARGET.function,
+                        f"# {CONTROL_SECRET}\n" + cell_text(reference, TARGET.function))
     write(control, folder / "control.ipynb")
     values = dict(outside=str(outside), port=listener.getsockname()[1], book=str(book),
-                  control=str(folder / "control.ipynb"), report=str(report), root=str(ROOT))
+                  control=str(folder / "control.ipynb"), report=str(report), root=str(ROOT),
+                  function=TARGET.function)
     for family, body in ATTACKS.items():
-        write(with_cell(reference, "linear_backward", _fill(body, **values)),
+        write(with_cell(reference, TARGET.function, _fill(body, **values)),
               folder / f"{family}.ipynb")
     (folder / "symlink_to_the_book.ipynb").symlink_to(book)
     before, host_tmp = _fingerprint(), set(os.listdir("/tmp"))
@@ -274,14 +275,6 @@ def attacked(tmp_path_factory):
                               if "pwned" in name or name in ("swap", "filler", "result.json"))}
 
 
-def _reference_cell(reference: dict) -> str:
-    for cell in reference["cells"]:
-        source = "".join(cell["source"])
-        if cell["cell_type"] == "code" and source.startswith("def linear_backward"):
-            return source
-    raise LookupError("no linear_backward cell in the book")
-
-
 def test_the_control_student_keeps_full_marks(attacked):
     control = attacked["by_student"]["control"]
     assert control.points == control.max_points > 0, control.to_dict()
@@ -290,7 +283,7 @@ def test_the_control_student_keeps_full_marks(attacked):
 @pytest.mark.parametrize("family", [*ATTACKS, "symlink_to_the_book"])
 def test_attack_scores_zero_and_leaves_nothing_outside(attacked, family):
     submission = attacked["by_student"][family]
-    result = submission.results["ch00.linear_backward"]
+    result = submission.results[TARGET.id]
     assert result.points == 0, result.summary()
     if family == "symlink_to_the_book":
         assert "symbolic link" in result.message and submission.points == 0
@@ -305,7 +298,7 @@ def test_attack_scores_zero_and_leaves_nothing_outside(attacked, family):
 def test_the_report_says_why_the_attacks_failed(attacked):
     """The messages are the plain consequences of the sandbox, not of a guard."""
     by_student = attacked["by_student"]
-    message = {family: by_student[family].results["ch00.linear_backward"].summary()
+    message = {family: by_student[family].results[TARGET.id].summary()
                for family in ATTACKS}
     assert "No module named 'mlpcore'" in message["calls_mlpcore"]
     # a forged reply is read as data: its "points" mean nothing, its outputs are judged

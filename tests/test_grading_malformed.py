@@ -9,10 +9,12 @@ import unicodedata
 
 import pytest
 
-from fixtures.exercise_notebooks import chapter0_notebook, read, sandbox_mode, with_cell, write
+from fixtures.exercise_notebooks import (ch00_exercises, chapter0_notebook, read, sandbox_mode,
+                                         signature, with_cell, write)
 from mlpgrader import grader
 from mlpgrader.grader import grade_all, plan, score_table, write_report
 
+FIRST = ch00_exercises()[0]
 EVIL_NAME = "evil\n\x1b[2Jmallory  9\u20449 (100 %)"  # U+2044 looks like a slash
 
 
@@ -64,8 +66,7 @@ def matrix(tmp_path_factory):
     write(reference, folder / "control.ipynb")
     for name, (build, _) in MATRIX.items():
         (folder / f"{name}.ipynb").write_bytes(build(folder, reference))
-    surrogate = with_cell(reference, "linear_backward",
-                          "def linear_backward(x, weight, grad_out):\n"
+    surrogate = with_cell(reference, FIRST.function, signature(FIRST) +
                           "    raise ValueError('bad \\udcff byte \\x1b[31m red')\n")
     write(surrogate, folder / "lone_surrogate_message.ipynb")
     with open(folder / "too_big.ipynb", "wb") as handle:  # sparse: 200 MB, instantly
@@ -94,7 +95,7 @@ def test_each_malformed_file_costs_only_its_student(matrix, name):
     if fragment is None:  # odd but readable: graded normally
         assert submission.points == submission.max_points, submission.to_dict()
         return
-    assert submission.points == 0 and len(submission.results) == 3
+    assert submission.points == 0 and len(submission.results) == len(ch00_exercises())
     for result in submission.results.values():
         assert fragment in result.message, result.message
 
@@ -108,7 +109,7 @@ def test_oversized_and_special_files_are_refused_without_reading_them(matrix, na
 
 def test_a_lone_surrogate_and_escape_codes_in_a_message_are_escaped(matrix):
     by_student, report, _ = matrix
-    result = by_student["lone_surrogate_message"].results["ch00.linear_backward"]
+    result = by_student["lone_surrogate_message"].results[FIRST.id]
     assert result.points == 0 and "\\udcff" in result.summary() and "\\x1b[31m" in result.summary()
     json.loads(report.read_text(encoding="utf-8"))
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.exercise_notebooks import ROOT, chapter0_notebook, read, with_cell, write
+from fixtures.exercise_notebooks import ROOT, chapter0_notebook, read, with_cell, write, wrong_cell
 from mlpcore.exercises import chapter_exercises
 from mlpgrader import nbgrader_meta
 from mlpgrader.notebook import CHECK_TAG, EXERCISE_TAG, cell_tags
@@ -138,15 +138,12 @@ def test_nbgrader_generates_the_assignment_and_autogrades_with_partial_credit(tm
     place(reference, course / "source" / "ex00" / "exercises.ipynb")
     assert run_nbgrader(home, course, "generate_assignment", "ex00", "--force").returncode == 0
     student = read(course / "release" / "ex00" / "exercises.ipynb")  # nbgrader's own stubs
-    wrong = with_cell(reference, "softmax_cross_entropy_grad",
-                      "def softmax_cross_entropy_grad(logits, targets):\n"
-                      "    p = np.exp(logits - logits.max(axis=1, keepdims=True))\n"
-                      "    p /= p.sum(axis=1, keepdims=True)\n"
-                      "    p[np.arange(len(targets)), targets] -= 1\n    return p\n")
+    second = chapter_exercises("ch00")[1]
+    wrong = with_cell(reference, second.function, wrong_cell(second))
     for name, notebook in (("ada", reference), ("bob", student), ("cleo", wrong)):
         place(notebook, course / "submitted" / name / "ex00" / "exercises.ipynb")
     graded = run_nbgrader(home, course, "autograde", "ex00", "--create", "--force")
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
     total = sum(e.max_points for e in chapter_exercises("ch00"))
     got = scores(home, course, "ex00")
-    assert got == {"ada": total, "bob": 0, "cleo": total - 3}, got
+    assert got == {"ada": total, "bob": 0, "cleo": total - second.max_points}, got

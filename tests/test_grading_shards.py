@@ -9,10 +9,13 @@ import sys
 
 import pytest
 
-from fixtures.exercise_notebooks import ROOT, chapter0_notebook, read, sandbox_mode, with_cell, write
+from fixtures.exercise_notebooks import (ROOT, ch00_exercises, chapter0_notebook, read,
+                                         sandbox_mode, with_cell, write, wrong_cell)
 from mlpgrader import grader
 
 STUDENTS = ["ada", "bob", "cleo", "dan", "eve"]
+LAST = ch00_exercises()[-1]
+MAX = sum(exercise.max_points for exercise in ch00_exercises())
 
 
 @pytest.fixture(scope="module")
@@ -20,9 +23,7 @@ def folder(tmp_path_factory):
     sandbox_mode()
     folder = tmp_path_factory.mktemp("class")
     reference = read(chapter0_notebook())
-    wrong = with_cell(reference, "sgd_momentum_step",
-                      "def sgd_momentum_step(param, grad, buf, lr, momentum):\n"
-                      "    return param, grad\n")
+    wrong = with_cell(reference, LAST.function, wrong_cell(LAST))
     for index, student in enumerate(STUDENTS):
         write(wrong if index % 2 else reference, folder / f"{student}.ipynb")
     (folder / "zed.ipynb").write_text("not a notebook", encoding="utf-8")
@@ -65,7 +66,8 @@ def test_merged_shard_reports_equal_one_run(folder, tmp_path):
     assert merged["grader"]["shards"] == ["1/3", "2/3", "3/3"]
     assert merged["submissions"] == one["submissions"]
     assert (merged["points"], merged["max_points"]) == (one["points"], one["max_points"])
-    assert merged["points"] == 3 * 9 + 2 * 6  # three correct, two with a wrong SGD, zed 0
+    # three correct, two with the last exercise wrong, zed unreadable
+    assert merged["points"] == 3 * MAX + 2 * (MAX - LAST.max_points)
     incomplete = cli("merge", *shards[:2], "-o", str(tmp_path / "partial.json"))
     assert incomplete.returncode == 2 and "missing 3/3" in incomplete.stderr
     twice = cli("merge", shards[0], shards[0], shards[1], shards[2], "-o", str(tmp_path / "x.json"))

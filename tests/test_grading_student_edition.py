@@ -97,8 +97,9 @@ def test_only_exercise_and_check_cells_are_cleared(tmp_path):
 ])
 def test_unbalanced_markers_are_refused(body, fragment, tmp_path, capsys):
     reference = read(chapter0_notebook(tmp_path))
-    broken = with_cell(reference, "linear_backward",
-                       "def linear_backward(x, weight, grad_out):\n" + body)
+    first = EXERCISES[0]
+    broken = with_cell(reference, first.function,
+                       f"def {first.function}({', '.join(first.params)}):\n" + body)
     path = write(broken, tmp_path / "00_mlp_in_numpy.ipynb")
     out = tmp_path / "out"
     assert make_student.main(["--out", str(out), str(path)]) == 1
