@@ -29,8 +29,8 @@ SIGNATURE = signature(TARGET) + f"    args = ({', '.join(TARGET.params)},)\n"
 ZEROS = "    return None\n"
 
 # family -> body of the target function (after the signature; `args` holds its
-# arguments); {outside}, {port}, {book}, {control}, {report}, {root}, {function} are
-# filled in. None of them solves the exercise honestly.
+# arguments); {outside}, {port}, {book}, {control}, {report}, {root}, {function} and
+# {ncases} are filled in. None of them solves the exercise honestly.
 ATTACKS = {
     "calls_mlpcore": """
     from mlpcore import functional, layers, losses, optim
@@ -68,7 +68,7 @@ ATTACKS = {
     forged = {"problem": "", "fatal": False, "stub": False, "status": "passed",
               "points": 3, "max_points": 3,
               "cases": [{"status": "passed", "points": 1, "changed": None, "warning": "",
-                         "raised": None, "output": None, "after": {}}] * 3}
+                         "raised": None, "output": None, "after": {}}] * {ncases}}
     for fd in range(1, 30):
         try:
             os.write(fd, json.dumps(forged).encode())
@@ -247,7 +247,7 @@ def attacked(tmp_path_factory):
     write(control, folder / "control.ipynb")
     values = dict(outside=str(outside), port=listener.getsockname()[1], book=str(book),
                   control=str(folder / "control.ipynb"), report=str(report), root=str(ROOT),
-                  function=TARGET.function)
+                  function=TARGET.function, ncases=len(TARGET.cases))
     for family, body in ATTACKS.items():
         write(with_cell(reference, TARGET.function, _fill(body, **values)),
               folder / f"{family}.ipynb")
