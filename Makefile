@@ -37,10 +37,11 @@ execute: $(STAMP)
 student: $(STAMP)
 	$(PY) tools/make_student_edition.py --out student book/*.ipynb
 
-# Grade submissions: make grade SUBMISSIONS=path/to/folder [REPORT=report.json]
+# Grade submissions, each exercise in a bubblewrap sandbox (docs/grading.md):
+#   make grade SUBMISSIONS=path/to/folder [REPORT=report.json] [SHARD=K/N]
 grade: $(STAMP)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path [REPORT=report.json]"; exit 2; }
-	$(PY) -m pytest grading --submissions "$(SUBMISSIONS)" $(if $(REPORT),--report "$(REPORT)")
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=path [REPORT=report.json] [SHARD=K/N]"; exit 2; }
+	$(PY) -m pytest grading --submissions "$(SUBMISSIONS)" $(if $(REPORT),--report "$(REPORT)") $(if $(SHARD),--shard "$(SHARD)")
 
 install: $(STAMP)
 

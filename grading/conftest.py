@@ -2,11 +2,14 @@
 
     python -m pytest grading --submissions PATH [--report report.json]
            [--chapter ch00] [--exercise-timeout 10] [--grading-jobs N]
+           [--shard K/N] [--no-sandbox]
 
 PATH is a notebook, a .py module, or a folder of notebooks (repeat --submissions for
-several). Every exercise runs in its own Python process with a time limit, with the
-same cases as the inline checks (mlpcore/exercises/chNN.py). At the end a score table
-is printed, and with --report a JSON file with every student's points and messages.
+several). Every exercise runs in its own bubblewrap sandbox with a time limit; the
+sandbox only computes the learner's outputs, and the same cases as the inline checks
+(mlpcore/exercises/chNN.py) judge them here. At the end a score table is printed,
+and with --report a JSON file with every student's points and messages. Without a
+working sandbox the grader refuses, unless --no-sandbox is given.
 A test passes only with full points, so the exit status is 0 only if every
 submission is perfect (1 otherwise); read the table, not the exit status.
 See docs/grading.md.
@@ -19,13 +22,12 @@ from pathlib import Path
 import pytest
 
 _ROOT = Path(__file__).resolve().parents[1]
-try:
-    import mlpcore.exercises  # noqa: F401
-except ImportError:  # run from a checkout without `pip install -e .`
+if str(_ROOT) not in sys.path:  # mlpgrader is not installed: it lives beside mlpcore
     sys.path.insert(0, str(_ROOT))
 
-from mlpcore.exercises import _grader  # noqa: E402
-from mlpcore.exercises._sandbox import DEFAULT_TIMEOUT  # noqa: E402
+from mlpgrader import grader as _grader  # noqa: E402
+from mlpgrader.judge import DEFAULT_TIMEOUT  # noqa: E402
+from mlpgrader.sandbox import SandboxUnavailable  # noqa: E402
 
 _STATE = pytest.StashKey[dict]()
 
@@ -42,6 +44,12 @@ def pytest_addoption(parser):
                     help=f"time limit per exercise (default {DEFAULT_TIMEOUT:g} s)")
     group.addoption("--grading-jobs", type=int, default=None, metavar="N",
                     help="exercises graded in parallel (default: CPU count, at most 8)")
+    group.addoption("--shard", metavar="K/N", default=None,
+                    help="grade only slice K of N of the submissions (merge the reports "
+                         "with python -m mlpgrader merge)")
+    group.addoption("--no-sandbox", action="store_true", default=False,
+                    help="grade without the bubblewrap sandbox (unsafe; the table and the "
+                         "report say so)")
 
 
 def _grading_requested(config) -> bool:
@@ -62,11 +70,13 @@ def pytest_configure(config):
                 "(a notebook, a .py module or a folder of notebooks); see docs/grading.md")
         return
     try:
-        submissions = _grader.plan(paths, config.getoption("chapter"))
-    except ValueError as exc:
+        shard = _grader.parse_shard(config.getoption("shard"))
+        mode = _grader.sandbox_mode(config.getoption("no_sandbox"))
+        submissions = _grader.plan(paths, config.getoption("chapter"), shard)
+    except (ValueError, SandboxUnavailable) as exc:
         raise pytest.UsageError(f"grading: {exc}") from exc
-    config.stash[_STATE] = {"submissions": submissions, "futures": None,
-                            "timeout": config.getoption("exercise_timeout")}
+    config.stash[_STATE] = {"submissions": submissions, "futures": None, "mode": mode,
+                            "shard": shard, "timeout": config.getoption("exercise_timeout")}
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -83,18 +93,24 @@ def pytest_generate_tests(metafunc):
     for submission in state["submissions"]:
         if submission.error:
             params.append((submission, None))
-            ids.append(f"{submission.student}/notebook")
+            ids.append(f"{_ascii(submission.student)}/notebook")
         for exercise in submission.exercises:
             params.append((submission, exercise))
-            ids.append(f"{submission.student}/{exercise.id}")
+            ids.append(f"{_ascii(submission.student)}/{exercise.id}")
     metafunc.parametrize("graded", params, ids=ids, indirect=True)
+
+
+def _ascii(name: str) -> str:
+    """A test id that is safe in any terminal (student names are already escaped)."""
+    return name.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def pytest_collection_finish(session):
     state = session.config.stash.get(_STATE, None)
     if state is not None and state["futures"] is None:
         state["futures"] = _grader.grade_all(
-            state["submissions"], state["timeout"], session.config.getoption("grading_jobs"))
+            state["submissions"], state["timeout"], session.config.getoption("grading_jobs"),
+            state["mode"])
 
 
 @pytest.fixture
@@ -114,9 +130,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for future in state["futures"].values():  # e.g. after -x, let the rest finish
         future.result()
     terminalreporter.section("exercise scores")
-    for line in _grader.score_table(state["submissions"]):
+    for line in _grader.score_table(state["submissions"], state["mode"]):
         terminalreporter.write_line(line)
     report = config.getoption("report")
     if report:
-        _grader.write_report(state["submissions"], report, state["timeout"])
+        _grader.write_report(state["submissions"], report, state["timeout"], state["mode"],
+                             state["shard"])
         terminalreporter.write_line(f"JSON report written to {report}")

@@ -2,6 +2,7 @@
 cells, the comparison helpers and the runner's handling of odd learner code."""
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -10,12 +11,17 @@ import numpy as np
 import pytest
 
 from fixtures.exercise_notebooks import ROOT, load_tool
-from mlpcore.exercises import all_exercises, chapter_exercises, chapter_names, run_exercise
-from mlpcore.exercises._compare import compare_array, compare_outputs
-from mlpcore.exercises._notebook import (CHECK_TAG, EXERCISE_TAG, cell_tags,
-                                         find_exercise_source, infer_chapter, load_cells)
-from mlpcore.exercises._registry import Case, Exercise
-from mlpcore.exercises._runner import evaluate_source
+from mlpcore.exercises import (Case, Exercise, all_exercises, chapter_exercises, chapter_names,
+                               compare_array, compare_outputs, run_exercise)
+from mlpgrader import wire
+from mlpgrader.judge import build_job, grade_source
+from mlpgrader.notebook import (CHECK_TAG, EXERCISE_TAG, cell_tags, find_exercise_source,
+                                infer_chapter, load_cells)
+
+
+def evaluate_source(exercise, source):
+    """The grader's path (job encoded, cell run, outcomes judged), in this process."""
+    return grade_source(exercise, source, mode="inprocess")
 
 make_student = load_tool("make_student_edition")
 
@@ -37,14 +43,43 @@ def test_registry_ids_are_unique_and_every_exercise_has_cases():
 @pytest.mark.parametrize("chapter", chapter_names())
 def test_book_has_a_cell_and_a_check_for_every_exercise(chapter):
     cells = load_cells(book_notebook(chapter))
-    checks = "".join("".join(c["source"]) for c in cells if CHECK_TAG in cell_tags(c))
+    checks = "".join(c["source"] for c in cells if CHECK_TAG in cell_tags(c))
     for exercise in chapter_exercises(chapter):
         source = find_exercise_source(cells, exercise)
         assert source is not None, f"no exercise cell for {exercise.id}"
-        cell = next(c for c in cells if "".join(c["source"]) == source)
+        cell = next(c for c in cells if c["source"] == source)
         assert {EXERCISE_TAG, "hide-input"} <= set(cell_tags(cell)), exercise.id
         assert f'check("{exercise.id}", {exercise.function})' in checks, exercise.id
     assert infer_chapter(cells, "") == chapter
+
+
+@pytest.mark.parametrize("exercise", all_exercises(), ids=lambda e: e.id)
+def test_every_case_input_can_be_sent_to_the_sandbox(exercise):
+    """The grader sends case inputs as plain data (arrays, numbers, None, Generators,
+    lists/tuples/dicts of them): a case file that builds anything else fails here,
+    with the reason, long before an instructor grades a class."""
+    job, _ = build_job(exercise, "", "inprocess")
+    cases = json.loads(job)["cases"]
+    for case, encoded in zip(exercise.cases, cases):
+        sent = wire.decode(encoded, allow_code=True)  # as the child decodes it
+        assert _same(sent, tuple(case.make_inputs())), \
+            f"{exercise.id}, {case.name}: changed on the way"
+
+
+def _same(a, b) -> bool:
+    if callable(a) and hasattr(a, "__code__"):  # a case's function: same code, same values
+        return callable(b) and a.__code__.co_code == b.__code__.co_code
+    if isinstance(a, np.random.Generator):
+        return isinstance(b, np.random.Generator) and \
+            a.bit_generator.state == b.bit_generator.state
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b) \
+            and a.flags.writeable == b.flags.writeable
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return type(a) is type(b) and (a == b or (a != a and b != b))
 
 
 @pytest.mark.parametrize("chapter", chapter_names())

@@ -10,10 +10,10 @@ import pytest
 from nbclient import NotebookClient
 
 from fixtures.exercise_notebooks import (ROOT, cell_text, chapter0_notebook, load_tool,
-                                         read, with_cell, write)
+                                         read, sandbox_mode, with_cell, write)
 from mlpcore.exercises import chapter_exercises
-from mlpcore.exercises._grader import grade_all, plan
-from mlpcore.exercises._notebook import BEGIN_SOLUTION, END_SOLUTION
+from mlpgrader.grader import grade_all, plan
+from mlpgrader.notebook import BEGIN_SOLUTION, END_SOLUTION
 
 make_student = load_tool("make_student_edition")
 EXERCISES = chapter_exercises("ch00")
@@ -97,8 +97,9 @@ def test_only_exercise_and_check_cells_are_cleared(tmp_path):
 ])
 def test_unbalanced_markers_are_refused(body, fragment, tmp_path, capsys):
     reference = read(chapter0_notebook(tmp_path))
-    broken = with_cell(reference, "scale_shift_backward",
-                       "def scale_shift_backward(x, gamma, grad_out):\n" + body)
+    first = EXERCISES[0]
+    broken = with_cell(reference, first.function,
+                       f"def {first.function}({', '.join(first.params)}):\n" + body)
     path = write(broken, tmp_path / "00_mlp_in_numpy.ipynb")
     out = tmp_path / "out"
     assert make_student.main(["--out", str(out), str(path)]) == 1
@@ -144,7 +145,7 @@ def test_student_edition_runs_end_to_end_and_says_not_attempted(executed_student
 
 def test_student_edition_scores_zero_every_exercise_not_attempted(executed_student):
     submissions = plan([str(executed_student)])
-    for future in grade_all(submissions, timeout=20).values():
+    for future in grade_all(submissions, timeout=20, mode=sandbox_mode()).values():
         future.result()
     (submission,) = submissions
     assert submission.chapter == "ch00"

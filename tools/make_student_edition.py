@@ -27,10 +27,10 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlpcore.exercises._notebook import (  # noqa: E402
+from mlpcore.exercises import chapter_exercises, find_by_function  # noqa: E402
+from mlpgrader.notebook import (  # noqa: E402
     CHECK_TAG, EXERCISE_TAG, MarkerError, chapter_from_name, defined_functions,
     has_solution_markers, infer_chapter, strip_solution)
-from mlpcore.exercises._registry import chapter_exercises, find_by_function  # noqa: E402
 
 
 class StudentEditionError(Exception):

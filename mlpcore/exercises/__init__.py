@@ -6,34 +6,55 @@ In a chapter, right after an exercise cell::
 
 prints one line per test case (✓, or ✗ with what was expected, what came and a
 hint), or a single "not attempted yet" line while the function still raises
-NotImplementedError. The grader (``pytest grading --submissions PATH``, see
-docs/grading.md) runs the very same cases on each submitted exercise cell in a
-separate process.
+NotImplementedError. The instructor's grader (the separate ``mlpgrader`` package,
+``pytest grading --submissions PATH``, see docs/grading.md) runs the very same cases:
+each submitted exercise cell runs in a sandbox that only computes outputs, and the
+judges below run outside it.
 
 Per-chapter cases live in ``mlpcore/exercises/chNN.py`` (``EXERCISES = [...]``).
 """
 from __future__ import annotations
 
-from typing import Callable
+import os
+from typing import Callable, Union
 
+from mlpcore.exercises._call import CallOutcome
+from mlpcore.exercises._compare import Mistake, compare_array, compare_outputs
 from mlpcore.exercises._registry import (
     Case, Exercise, Failure, all_exercises, chapter_exercises, chapter_names,
-    exercise_ids, get_exercise)
-from mlpcore.exercises._runner import CaseResult, ExerciseResult, run_exercise
+    exercise_ids, find_by_function, get_exercise)
+from mlpcore.exercises._runner import (CaseResult, ExerciseResult, collect, judge_case,
+                                       run_exercise)
 
-__all__ = ["check", "Case", "Exercise", "Failure", "CaseResult", "ExerciseResult",
-           "all_exercises", "chapter_exercises", "chapter_names", "exercise_ids",
-           "get_exercise", "run_exercise"]
+__all__ = ["check", "NbgraderPoints", "Case", "Exercise", "Failure", "CaseResult", "ExerciseResult",
+           "CallOutcome", "Mistake", "all_exercises", "chapter_exercises", "chapter_names",
+           "collect", "compare_array", "compare_outputs", "exercise_ids",
+           "find_by_function", "get_exercise", "judge_case", "run_exercise"]
 
 
-def check(exercise_id: str, function: Callable) -> ExerciseResult:
+class NbgraderPoints(float):
+    """What ``check`` returns while nbgrader autogrades or validates a notebook: the
+    points as a number, which nbgrader takes as the grade cell's partial credit
+    (its autograder would otherwise give full points to any check cell that does not
+    raise). The full result is at ``.result``."""
+
+    def __new__(cls, result: ExerciseResult) -> "NbgraderPoints":
+        points = super().__new__(cls, result.points)
+        points.result = result
+        return points
+
+
+def check(exercise_id: str, function: Callable) -> Union[ExerciseResult, NbgraderPoints]:
     """Grade ``function`` with the test cases of exercise ``exercise_id`` and print
     the verdict, one line per case. Returns the result (points, max_points, status,
     cases); Jupyter shows nothing for it, so the printed lines are the whole output.
+    Under nbgrader (NBGRADER_EXECUTION set) it returns the points as a number instead.
 
     A stub that still raises NotImplementedError gives one "not attempted yet" line,
     and no error escapes, so the rest of the notebook runs on."""
     exercise = get_exercise(exercise_id)
     result = run_exercise(exercise, function)
     print(result.summary())
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return NbgraderPoints(result)
     return result

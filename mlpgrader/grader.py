@@ -1,0 +1,352 @@
+"""Grade submissions: find them, decide their chapter, grade each exercise in its own
+sandbox, and summarise as a score table and a JSON report; split a class into shards
+and merge the shards' reports.
+
+The pytest plugin in grading/ and ``python -m mlpgrader`` are thin layers over this
+module (one pytest item per student × exercise).
+
+Chapter of a submission, first rule that answers:
+1. ``chapter=`` given by the instructor (``--chapter ch00``);
+2. the notebook's own content: the chapters named in its ``check("chNN.…")`` calls
+   and of the exercise functions it defines;
+3. its file name: ``00_…`` or ``…ch00…``;
+4. if the file cannot be read at all: the chapter shared by every other submission
+   of the run (a class handing in the same assignment).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+from mlpcore.exercises import Exercise, ExerciseResult, chapter_exercises, chapter_names
+from mlpgrader import sandbox
+from mlpgrader.judge import DEFAULT_TIMEOUT, GraderError, grade_source
+from mlpgrader.notebook import (NotebookError, chapter_from_name, find_exercise_source,
+                                infer_chapter, load_cells)
+from mlpgrader.text import clean, clean_path
+
+SUFFIXES = (".ipynb", ".py")
+NAME_WIDTH = 40
+REPORT_VERSION = 2
+
+
+@dataclass
+class Submission:
+    """One student's file. ``error`` is set when it cannot be graded at all (no
+    chapter) and ``read_error`` when its cells cannot be read."""
+    student: str
+    path: Path
+    chapter: Optional[str] = None
+    cells: Optional[list] = None
+    read_error: Optional[str] = None
+    error: Optional[str] = None
+    results: dict = field(default_factory=dict)  # exercise id -> ExerciseResult
+
+    @property
+    def exercises(self) -> list[Exercise]:
+        return chapter_exercises(self.chapter) if self.chapter else []
+
+    @property
+    def points(self) -> int:
+        return sum(result.points for result in self.results.values())
+
+    @property
+    def max_points(self) -> int:
+        return sum(exercise.max_points for exercise in self.exercises)
+
+    def to_dict(self) -> dict:
+        max_points = self.max_points
+        return {
+            "student": self.student, "file": clean_path(self.path), "chapter": self.chapter,
+            "error": clean(self.error or self.read_error, 600) if (self.error or self.read_error) else None,
+            "points": self.points, "max_points": max_points,
+            "percent": round(100.0 * self.points / max_points, 1) if max_points else 0.0,
+            "exercises": [
+                {"id": result.exercise, "status": result.status, "points": result.points,
+                 "max_points": result.max_points,
+                 "messages": [clean(line, 2000) for line in result.lines()],
+                 "cases": [{key: clean(value, 2000) if isinstance(value, str) else value
+                            for key, value in case.__dict__.items()} for case in result.cases]}
+                for result in (self.results.get(exercise.id) for exercise in self.exercises)
+                if result is not None],
+        }
+
+
+# ---------------------------------------------------------------- finding submissions
+def discover(paths: Iterable[str]) -> list[tuple[str, Path]]:
+    """(student, file) for each submission. A folder contributes every notebook in it
+    and its subfolders (checkpoints skipped, symbolic links to folders not followed;
+    a link to a file is listed, and refused when read); a file may also be a .py
+    module. The student is the file's path below the folder without its suffix,
+    printable ('alice', 'group/bob'); clashing names are made unique."""
+    found: list[tuple[str, Path]] = []
+    paths = list(paths)
+    for raw in paths:
+        if not str(raw).strip():
+            raise ValueError("an empty submissions path; name a notebook or a folder")
+        path = Path(raw)
+        if path.is_dir() and not path.is_symlink():
+            found += [(clean_path(p.relative_to(path).with_suffix("").as_posix()), p)
+                      for p in _notebooks_in(path)]
+        elif path.is_symlink() or path.is_file() or path.exists():
+            if path.suffix not in SUFFIXES:
+                raise ValueError(f"{clean_path(path)}: a submission must be a .ipynb notebook "
+                                 f"or a .py module, or a folder of notebooks")
+            found.append((clean_path(path.stem), path))
+        else:
+            raise ValueError(f"{clean_path(path)}: no such file or folder")
+    if not found:
+        raise ValueError(f"no notebooks found in {', '.join(clean_path(p) for p in paths)}")
+    return _unique_names(found)
+
+
+def _notebooks_in(folder: Path) -> list[Path]:
+    files = []
+    for root, dirs, names in os.walk(folder):  # never follows links to folders
+        dirs[:] = sorted(d for d in dirs if d != ".ipynb_checkpoints")
+        if ".ipynb_checkpoints" not in Path(root).parts:
+            files += [Path(root) / name for name in names if name.endswith(".ipynb")]
+    return sorted(files)
+
+
+def _unique_names(found: list[tuple[str, Path]]) -> list[tuple[str, Path]]:
+    """Same name twice (ref/00_x.ipynb and student/00_x.ipynb): prefix the folder,
+    then the suffix, then a number, until every student name is unique."""
+    for rename in (lambda s, p: f"{clean_path(p.parent.name)}/{s}",
+                   lambda s, p: f"{s}{clean_path(p.suffix)}"):
+        names = [student for student, _ in found]
+        found = [(rename(student, path) if names.count(student) > 1 else student, path)
+                 for student, path in found]
+    seen: dict[str, int] = {}
+    unique = []
+    for student, path in found:
+        seen[student] = seen.get(student, 0) + 1
+        unique.append((student if seen[student] == 1 else f"{student}#{seen[student]}", path))
+    return unique
+
+
+def parse_shard(text: Optional[str]) -> tuple[int, int]:
+    """'2/8' -> (2, 8); None -> (1, 1). ValueError with the expected form otherwise."""
+    if not text:
+        return 1, 1
+    try:
+        index, count = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {text!r}: expected K/N, e.g. --shard 2/8") from None
+    if not 1 <= index <= count:
+        raise ValueError(f"--shard {text!r}: K must be between 1 and N")
+    return index, count
+
+
+def plan(paths: Iterable[str], chapter: Optional[str] = None,
+         shard: tuple[int, int] = (1, 1)) -> list[Submission]:
+    """Read the submissions of this shard and decide their chapter (module
+    docstring). Shard K of N takes every N-th submission in order of student name,
+    starting at the K-th: a deterministic slice, the same on every machine."""
+    if chapter is not None and chapter not in chapter_names():
+        raise ValueError(f"unknown chapter {chapter!r}; chapters with exercises: "
+                         f"{', '.join(chapter_names())}")
+    index, count = shard
+    everyone = sorted(discover(paths))
+    submissions = []
+    for student, path in everyone[index - 1::count]:
+        submission = Submission(student, path, chapter)
+        try:
+            submission.cells = load_cells(path)
+        except NotebookError as exc:
+            submission.read_error = clean(str(exc), 400)
+        if submission.chapter is None:
+            name = clean_path(path.stem)
+            submission.chapter = (infer_chapter(submission.cells, name)
+                                  if submission.cells is not None else chapter_from_name(name))
+        submissions.append(submission)
+    known = {s.chapter for s in submissions if s.chapter is not None}
+    for submission in submissions:
+        if submission.chapter is None and submission.cells is None and len(known) == 1:
+            submission.chapter = next(iter(known))
+        if submission.chapter is None:
+            submission.error = (submission.read_error or "found no exercise of any chapter in it")
+            submission.error += "; pass --chapter chNN to grade it as that chapter"
+    return submissions
+
+
+# ---------------------------------------------------------------------------- grading
+def sandbox_mode(no_sandbox: bool) -> str:
+    """'bwrap', or 'none' when the instructor asked for --no-sandbox; refuses (with the
+    reason) when no sandbox can start and --no-sandbox was not given."""
+    if no_sandbox:
+        return "none"
+    try:
+        sandbox.check_sandbox()
+    except sandbox.SandboxUnavailable as exc:
+        raise sandbox.SandboxUnavailable(
+            f"refusing to grade: {exc}. Grading runs the students' code; without a "
+            f"sandbox it could read and change this machine's files. To grade anyway "
+            f"(only code you trust, or inside a throwaway container), pass --no-sandbox."
+        ) from None
+    return "bwrap"
+
+
+def grade_exercise(submission: Submission, exercise: Exercise, mode: str = "bwrap",
+                   timeout: float = DEFAULT_TIMEOUT) -> ExerciseResult:
+    """Grade one exercise of one submission (in the sandbox when there is code)."""
+    if submission.read_error:
+        return ExerciseResult.error(exercise, submission.read_error)
+    source = find_exercise_source(submission.cells or [], exercise)
+    if source is None:
+        return ExerciseResult.error(
+            exercise, f"exercise cell not found: no code cell defines `{exercise.function}` "
+                      f"(keep `def {exercise.call_signature}:` and the cell's `exercise` tag)")
+    return grade_source(exercise, source, mode, timeout)
+
+
+def grade_all(submissions: list[Submission], timeout: float = DEFAULT_TIMEOUT,
+              jobs: Optional[int] = None, mode: str = "bwrap") -> dict[tuple[str, str], Future]:
+    """Start grading every (student, exercise) on a pool of ``jobs`` threads, each
+    driving one sandbox; returns the futures keyed by (student, exercise id)."""
+    pool = ThreadPoolExecutor(max_workers=jobs or default_jobs())
+    futures = {}
+    for submission in submissions:
+        for exercise in submission.exercises:
+            future = pool.submit(grade_exercise, submission, exercise, mode, timeout)
+            future.add_done_callback(_store(submission, exercise))
+            futures[(submission.student, exercise.id)] = future
+    pool.shutdown(wait=False)
+    return futures
+
+
+def default_jobs() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _store(submission: Submission, exercise: Exercise):
+    def callback(future: Future) -> None:
+        try:
+            submission.results[exercise.id] = future.result()
+        except GraderError as exc:
+            submission.results[exercise.id] = ExerciseResult.error(exercise, str(exc))
+        except Exception as exc:  # a bug in the grader, reported, never fatal
+            submission.results[exercise.id] = ExerciseResult.error(
+                exercise, f"the grader failed on this exercise: {type(exc).__name__}: "
+                          f"{clean(str(exc), 200)}")
+    return callback
+
+
+# ------------------------------------------------------------------ table and report
+def score_table(submissions: list[Submission], mode: str = "bwrap") -> list[str]:
+    """Lines of a plain-text table (one row per student, one column per exercise,
+    grouped by chapter, with a total); every name is escaped and truncated."""
+    return table_lines([s.to_dict() for s in submissions], mode)
+
+
+def table_lines(rows: list[dict], mode: str = "bwrap") -> list[str]:
+    """The score table from report entries (so a merged report prints the same)."""
+    lines: list[str] = []
+    if mode != "bwrap":
+        lines += [f"WARNING: {sandbox.UNSANDBOXED_WARNING}", ""]
+    for chapter in sorted({row["chapter"] for row in rows if row["chapter"]}):
+        exercises = chapter_exercises(chapter)
+        table = [["student"] + [exercise.function for exercise in exercises] + ["total"]]
+        for row in (r for r in rows if r["chapter"] == chapter):
+            graded = {entry["id"]: entry for entry in row["exercises"]}
+            cells = [_cell_text(row["student"])]
+            for exercise in exercises:
+                entry = graded.get(exercise.id)
+                note = {"not_attempted": " not attempted", "error": " error"}.get(
+                    entry["status"], "") if entry else ""
+                cells.append(f"{entry['points']}/{entry['max_points']}{note}" if entry
+                             else "not graded")
+            cells.append(f"{row['points']}/{row['max_points']} ({row['percent']:.0f} %)")
+            table.append(cells)
+        widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
+        lines.append(f"chapter {chapter} (1 point per test case passed)")
+        lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip()
+                  for line in table]
+        lines.append("")
+    for row in rows:
+        if row["error"] and not row["chapter"]:
+            lines.append(f"{_cell_text(row['student'])}: NOT GRADED: {clean(row['error'], 300)}")
+    return lines
+
+
+def _cell_text(name: str) -> str:
+    return clean(name, NAME_WIDTH)
+
+
+def report_dict(submissions: list[Submission], timeout: float, mode: str = "bwrap",
+                shard: tuple[int, int] = (1, 1)) -> dict:
+    rows = [s.to_dict() for s in submissions]
+    return {"version": REPORT_VERSION,
+            "grader": {"sandbox": mode, "warning": None if mode == "bwrap" else
+                       sandbox.UNSANDBOXED_WARNING, "timeout_seconds": timeout,
+                       "shards": [f"{shard[0]}/{shard[1]}"]},
+            "points": sum(row["points"] for row in rows),
+            "max_points": sum(row["max_points"] for row in rows),
+            "submissions": rows}
+
+
+def write_report(submissions: list[Submission], path: str, timeout: float,
+                 mode: str = "bwrap", shard: tuple[int, int] = (1, 1)) -> None:
+    write_json_atomically(report_dict(submissions, timeout, mode, shard), path)
+
+
+def write_json_atomically(data: dict, path: str) -> None:
+    """Write JSON to a temporary file beside ``path``, then rename it over ``path``:
+    a reader sees the old report or the new one, never half of one."""
+    target = Path(path)
+    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    payload = text.encode("utf-8", "backslashreplace")
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
+                                         dir=target.parent if str(target.parent) else ".")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def merge_reports(paths: list[str]) -> dict:
+    """One report from the shard reports of one class: every shard 1..N exactly once,
+    the same sandbox mode and time limit, no student twice. ValueError otherwise."""
+    reports = []
+    for path in paths:
+        try:
+            reports.append(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{clean_path(path)}: not a grading report ({exc})") from None
+    shards = [shard for report in reports for shard in report["grader"]["shards"]]
+    counts = {int(shard.split("/")[1]) for shard in shards}
+    if len(counts) != 1:
+        raise ValueError(f"the reports come from different shardings: {', '.join(shards)}")
+    (count,) = counts
+    expected = {f"{k}/{count}" for k in range(1, count + 1)}
+    if sorted(shards) != sorted(expected):
+        missing = sorted(expected - set(shards))
+        raise ValueError(f"need each of the {count} shards exactly once; got "
+                         f"{', '.join(sorted(shards))}"
+                         + (f" (missing {', '.join(missing)})" if missing else ""))
+    modes = {report["grader"]["sandbox"] for report in reports}
+    rows = sorted((row for report in reports for row in report["submissions"]),
+                  key=lambda row: row["student"])
+    students = [row["student"] for row in rows]
+    if len(set(students)) != len(students):
+        raise ValueError("a student appears in two shards: were they run on different "
+                         "folders?")
+    mode = "bwrap" if modes == {"bwrap"} else "none"
+    return {"version": REPORT_VERSION,
+            "grader": {"sandbox": mode, "warning": None if mode == "bwrap" else
+                       sandbox.UNSANDBOXED_WARNING,
+                       "timeout_seconds": max(r["grader"]["timeout_seconds"] for r in reports),
+                       "shards": sorted(shards, key=lambda s: int(s.split("/")[0]))},
+            "points": sum(row["points"] for row in rows),
+            "max_points": sum(row["max_points"] for row in rows),
+            "submissions": rows}
