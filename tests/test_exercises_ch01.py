@@ -7,7 +7,6 @@ mistake, or the cases grade nothing.
 """
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import nbformat
@@ -19,15 +18,9 @@ from mlpcore.exercises import chapter_exercises, check, get_exercise
 from mlpcore.exercises._notebook import find_exercise_source, load_cells
 from mlpcore.module import Parameter
 from mlpcore.optim import AdamW
+from test_exercises_ch00 import define
 
 CHAPTER = Path(__file__).resolve().parents[1] / "book" / "01_weight_decay.ipynb"
-
-
-def define(source: str, function: str):
-    namespace: dict = {}
-    exec("import numpy as np", namespace)
-    exec(textwrap.dedent(source), namespace)
-    return namespace[function]
 
 
 def functions_from(cells: list) -> dict:
