@@ -1,0 +1,270 @@
+"""Chapter 1's graded exercises, checked in-process (as `check` runs in a notebook).
+
+The reference solutions are read from book/01_weight_decay.ipynb, so CI proves that
+the book's own solutions score 100 % and that its student edition scores 0 %. MUTANTS
+are plausible learner mistakes: each must lose points AND get the hint that names its
+mistake, or the cases grade nothing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from fixtures.exercise_notebooks import load_tool
+from mlpcore.exercises import chapter_exercises, check, get_exercise
+from mlpcore.exercises._notebook import find_exercise_source, load_cells
+from mlpcore.module import Parameter
+from mlpcore.optim import AdamW
+from test_exercises_ch00 import define
+
+CHAPTER = Path(__file__).resolve().parents[1] / "book" / "01_weight_decay.ipynb"
+
+
+def functions_from(cells: list) -> dict:
+    functions = {}
+    for exercise in chapter_exercises("ch01"):
+        source = find_exercise_source(cells, exercise)
+        assert source is not None, f"the chapter has no exercise cell for {exercise.id}"
+        functions[exercise.id] = define(source, exercise.function)
+    return functions
+
+
+@pytest.fixture(scope="module")
+def reference_functions():
+    return functions_from(load_cells(CHAPTER))
+
+
+# (exercise, mutant name, source, a fragment the hint must contain)
+MUTANTS = [
+    # ---- ch01.l2_penalty
+    ("ch01.l2_penalty", "decays_biases_too", """
+        def l2_penalty(named_params, lam):
+            penalty = sum(0.5 * lam * np.sum(w * w) for _, w in named_params)
+            return penalty, [lam * w for _, w in named_params]
+        """, "biases are not decayed"),
+    ("ch01.l2_penalty", "forgets_the_half", """
+        def l2_penalty(named_params, lam):
+            keep = [(n, w) for n, w in named_params if not n.endswith("bias")]
+            penalty = sum(lam * np.sum(w * w) for _, w in keep)
+            return penalty, [np.zeros_like(w) if n.endswith("bias") else lam * w
+                             for n, w in named_params]
+        """, "the 1/2 cancels"),
+    ("ch01.l2_penalty", "gradient_two_lam_w", """
+        def l2_penalty(named_params, lam):
+            keep = [(n, w) for n, w in named_params if not n.endswith("bias")]
+            penalty = sum(0.5 * lam * np.sum(w * w) for _, w in keep)
+            return penalty, [np.zeros_like(w) if n.endswith("bias") else 2 * lam * w
+                             for n, w in named_params]
+        """, "the 1/2 cancels"),
+    ("ch01.l2_penalty", "norm_not_squared", """
+        def l2_penalty(named_params, lam):
+            keep = [(n, w) for n, w in named_params if not n.endswith("bias")]
+            penalty = sum(0.5 * lam * np.linalg.norm(w) for _, w in keep)
+            return penalty, [np.zeros_like(w) if n.endswith("bias") else lam * w
+                             for n, w in named_params]
+        """, "SQUARED"),
+    ("ch01.l2_penalty", "grads_only_for_weights", """
+        def l2_penalty(named_params, lam):
+            keep = [(n, w) for n, w in named_params if not n.endswith("bias")]
+            penalty = sum(0.5 * lam * np.sum(w * w) for _, w in keep)
+            return penalty, [lam * w for _, w in keep]
+        """, "one gradient per parameter"),
+    # ---- ch01.adamw_step
+    ("ch01.adamw_step", "coupled_l2", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            g = grad + weight_decay * param
+            m = b1 * exp_avg + (1 - b1) * g
+            v = b2 * exp_avg_sq + (1 - b2) * g * g
+            mh, vh = m / (1 - b1 ** step), v / (1 - b2 ** step)
+            return param - lr * mh / (np.sqrt(vh) + eps), m, v
+        """, "Adam with an L2 term"),
+    ("ch01.adamw_step", "decay_without_lr", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            mh, vh = m / (1 - b1 ** step), v / (1 - b2 ** step)
+            return param * (1 - weight_decay) - lr * mh / (np.sqrt(vh) + eps), m, v
+        """, "multiplied by the learning rate"),
+    ("ch01.adamw_step", "decay_after_the_step", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            mh, vh = m / (1 - b1 ** step), v / (1 - b2 ** step)
+            return (param - lr * mh / (np.sqrt(vh) + eps)) * (1 - lr * weight_decay), m, v
+        """, "decay the OLD parameter first"),
+    ("ch01.adamw_step", "no_bias_correction", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            return param * (1 - lr * weight_decay) - lr * m / (np.sqrt(v) + eps), m, v
+        """, "bias correction"),
+    ("ch01.adamw_step", "updates_moments_in_place", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            exp_avg *= b1
+            exp_avg += (1 - b1) * grad
+            exp_avg_sq *= b2
+            exp_avg_sq += (1 - b2) * grad * grad
+            mh, vh = exp_avg / (1 - b1 ** step), exp_avg_sq / (1 - b2 ** step)
+            new = param * (1 - lr * weight_decay) - lr * mh / (np.sqrt(vh) + eps)
+            return new, exp_avg, exp_avg_sq
+        """, "`exp_avg -= ...`"),
+    # ---- ch01.ridge_with_bias
+    ("ch01.ridge_with_bias", "bias_penalised", """
+        def ridge_with_bias(X, y, lam):
+            n, d = X.shape
+            A = np.hstack([X, np.ones((n, 1))])
+            theta = np.linalg.solve(A.T @ A + n * lam * np.eye(d + 1), A.T @ y)
+            return theta[:d], float(theta[d])
+        """, "the bias is not penalised"),
+    ("ch01.ridge_with_bias", "no_centring", """
+        def ridge_with_bias(X, y, lam):
+            n, d = X.shape
+            w = np.linalg.solve(X.T @ X + n * lam * np.eye(d), X.T @ y)
+            return w, float(np.mean(y - X @ w))
+        """, "centre first"),
+    ("ch01.ridge_with_bias", "lam_without_n", """
+        def ridge_with_bias(X, y, lam):
+            d = X.shape[1]
+            Xc, yc = X - X.mean(axis=0), y - y.mean()
+            w = np.linalg.solve(Xc.T @ Xc + lam * np.eye(d), Xc.T @ yc)
+            return w, float(y.mean() - X.mean(axis=0) @ w)
+        """, "N * lam"),
+    ("ch01.ridge_with_bias", "mse_convention", """
+        def ridge_with_bias(X, y, lam):
+            n, d = X.shape
+            Xc, yc = X - X.mean(axis=0), y - y.mean()
+            w = np.linalg.solve(Xc.T @ Xc + n * lam / 2 * np.eye(d), Xc.T @ yc)
+            return w, float(y.mean() - X.mean(axis=0) @ w)
+        """, "1/2 convention"),
+    ("ch01.ridge_with_bias", "forgets_the_bias", """
+        def ridge_with_bias(X, y, lam):
+            n, d = X.shape
+            return np.linalg.solve(X.T @ X + n * lam * np.eye(d), X.T @ y), 0.0
+        """, "fit it too"),
+    # ---- ch01.choose_lambda
+    ("ch01.choose_lambda", "chooses_on_test", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            return float(lambdas[np.argmin(test_errors.mean(axis=0))])
+        """, "test set must not choose"),
+    ("ch01.choose_lambda", "chooses_on_train", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            return float(lambdas[np.argmin(train_errors.mean(axis=0))])
+        """, "training error"),
+    ("ch01.choose_lambda", "lowest_mean", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            return float(lambdas[np.argmin(val_errors.mean(axis=0))])
+        """, "ONE standard error"),
+    ("ch01.choose_lambda", "std_not_standard_error", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            mean, std = val_errors.mean(axis=0), val_errors.std(axis=0, ddof=1)
+            best = np.argmin(mean)
+            return float(lambdas[mean <= mean[best] + std[best]].max())
+        """, "std(ddof=1) / sqrt(S)"),
+    ("ch01.choose_lambda", "smallest_within_one_se", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            mean = val_errors.mean(axis=0)
+            se = val_errors.std(axis=0, ddof=1) / np.sqrt(len(val_errors))
+            best = np.argmin(mean)
+            return float(lambdas[mean <= mean[best] + se[best]].min())
+        """, "LARGEST"),
+    ("ch01.choose_lambda", "first_seed_only", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            return float(lambdas[np.argmin(val_errors[0])])
+        """, "average over the seeds"),
+]
+
+
+def test_reference_solutions_score_full_points(reference_functions, capsys):
+    for exercise in chapter_exercises("ch01"):
+        result = check(exercise.id, reference_functions[exercise.id])
+        printed = capsys.readouterr().out
+        assert result.status == "passed", printed
+        assert (result.points, result.max_points) == (exercise.max_points, exercise.max_points)
+        assert printed.count("✓") == len(exercise.cases) and "✗" not in printed
+
+
+def test_student_edition_scores_zero(capsys):
+    tool = load_tool("make_student_edition")
+    student, stubbed = tool.student_notebook(nbformat.read(CHAPTER, as_version=4), CHAPTER.stem)
+    assert sorted(stubbed) == sorted(e.id for e in chapter_exercises("ch01"))
+    functions = functions_from([dict(cell) for cell in student.cells])
+    for exercise in chapter_exercises("ch01"):
+        result = check(exercise.id, functions[exercise.id])
+        assert result.status == "not_attempted" and result.points == 0, capsys.readouterr().out
+
+
+def test_every_exercise_has_five_cases_and_two_mutants():
+    for exercise in chapter_exercises("ch01"):
+        assert len(exercise.cases) >= 5, exercise.id
+        assert sum(m[0] == exercise.id for m in MUTANTS) >= 2, exercise.id
+
+
+@pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
+                         ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in MUTANTS])
+def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, capsys):
+    exercise = get_exercise(exercise_id)
+    result = check(exercise_id, define(source, exercise.function))
+    printed = capsys.readouterr().out
+    assert result.points < result.max_points, f"mutant {name} was not caught:\n{printed}"
+    failed = [case for case in result.cases if case.status != "passed"]
+    assert any(hint in case.hint for case in failed), (
+        f"mutant {name}: no failing case has the hint {hint!r}:\n{printed}")
+    assert "Traceback" not in printed
+
+
+def test_adamw_reference_agrees_with_mlpcore():
+    """The cases' AdamW formula is mlpcore's AdamW (itself checked against PyTorch)."""
+    from mlpcore.exercises.ch01 import _adamw_reference
+    rng = np.random.default_rng(0)
+    param = Parameter(rng.standard_normal((3, 4)))
+    start = param.data.copy()
+    optimizer = AdamW([param], lr=0.05, betas=(0.8, 0.99), eps=1e-8, weight_decay=0.7)
+    m, v, expected = np.zeros((3, 4)), np.zeros((3, 4)), start
+    for step in range(1, 6):
+        grad = rng.standard_normal((3, 4))
+        param.grad = grad
+        optimizer.step()
+        expected, m, v = _adamw_reference(expected, grad, m, v, step, 0.05, (0.8, 0.99),
+                                          1e-8, 0.7)
+    np.testing.assert_allclose(param.data, expected, rtol=1e-12)
+    assert not np.allclose(param.data, start)
+
+
+def test_choose_lambda_cases_tell_the_mistakes_apart():
+    """Each wrong rule differs from the right answer in at least one case, or its hint
+    could never be shown."""
+    from mlpcore.exercises.ch01 import _one_se_choice
+    exercise = get_exercise("ch01.choose_lambda")
+    rules = {
+        "test": lambda l, tr, va, te: l[np.argmin(te.mean(axis=0))],
+        "train": lambda l, tr, va, te: l[np.argmin(tr.mean(axis=0))],
+        "lowest mean": lambda l, tr, va, te: l[np.argmin(va.mean(axis=0))],
+        "std": lambda l, tr, va, te: _one_se_choice(l, va, spread="std"),
+        "smallest": lambda l, tr, va, te: _one_se_choice(l, va, pick="smallest"),
+    }
+    for name, rule in rules.items():
+        differs = [rule(*case.make_inputs()) != _one_se_choice(case.make_inputs()[0],
+                                                                case.make_inputs()[2])
+                   for case in exercise.cases]
+        assert any(differs), f"no case separates the rule '{name}' from the right one"
+
+
+def test_cases_are_deterministic_float64_and_small():
+    for exercise in chapter_exercises("ch01"):
+        for case in exercise.cases:
+            first, second = case.make_inputs(), case.make_inputs()
+            flat = lambda args: [a for arg in args for a in
+                                 ([arr for _, arr in arg] if isinstance(arg, list) else [arg])]
+            arrays = [a for a in flat(first) if isinstance(a, np.ndarray)]
+            assert arrays and all(a.dtype.kind != "f" or a.dtype == np.float64 for a in arrays)
+            assert all(a.size <= 100 for a in arrays)
+            for a, b in zip(flat(first), flat(second)):
+                assert np.array_equal(np.asarray(a), np.asarray(b))
