@@ -50,6 +50,10 @@ MUTANTS = [
         def scale_shift_backward(x, gamma, grad_out):
             return grad_out * gamma, x.T @ grad_out, grad_out.sum(axis=0)
         """, "Linear's weight gradient"),
+    ("ch00.scale_shift_backward", "gamma_in_gamma_gradient", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (grad_out * gamma).sum(axis=0), grad_out.sum(axis=0)
+        """, "not gamma"),
     ("ch00.scale_shift_backward", "averaged_over_batch", """
         def scale_shift_backward(x, gamma, grad_out):
             return grad_out * gamma, (grad_out * x).mean(axis=0), grad_out.mean(axis=0)
@@ -119,6 +123,12 @@ MUTANTS = [
             return grad
         """, "x's shape"),
     # ---- ch00.bce_with_logits
+    ("ch00.bce_with_logits", "clipped_probabilities", """
+        def bce_with_logits(logits, targets):
+            p = np.clip(1 / (1 + np.exp(-logits)), 1e-7, 1 - 1e-7)
+            loss = -np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p))
+            return loss, (p - targets) / len(logits)
+        """, "clipping"),
     ("ch00.bce_with_logits", "naive_logs", """
         def bce_with_logits(logits, targets):
             p = 1 / (1 + np.exp(-logits))

@@ -80,6 +80,8 @@ def _judge_scale_shift(inputs: tuple, output) -> Optional[Failure]:
                        ((x.shape[1], x.shape[1]), NOT_LINEAR),
                        (grad_out.sum(axis=0), "dy/dgamma is x: sum grad_out * x over the "
                                               "batch, not grad_out alone"),
+                       ((grad_out * gamma).sum(axis=0), "dy/dgamma is x, not gamma: sum "
+                                                        "grad_out * x over the batch"),
                        ((grad_out * x).mean(axis=0), NO_MEAN_HERE),
                        ((grad_out * x).sum(axis=1), "summed over the wrong axis: axis 0 is "
                                                     "the batch")],
@@ -234,6 +236,10 @@ CANCELS = ("the sigmoid's own derivative sigma(1 - sigma) cancels against the lo
            "1/sigma: d loss_n / d z_n = sigmoid(z_n) - t_n, nothing more")
 SIGN = ("this is the gradient of the log-likelihood, which we maximise; the loss is its "
         "negative: grad = (sigmoid(z) - t) / N")
+CAPPED = ("your loss is finite but too small where a logit is large and of the wrong sign: "
+          "the true loss of such an example grows like |z|, and clipping sigmoid(z) (or z) "
+          "caps it; use the stable form max(z, 0) - z * t + log1p(exp(-|z|)) instead of "
+          "clipping")
 SOFT = ("targets may be any number in [0, 1] (soft labels): use "
         "t * log(sigmoid(z)) + (1 - t) * log(1 - sigmoid(z)) in its stable form, not a "
         "branch on t == 1")
@@ -277,8 +283,19 @@ def _judge_bce(inputs: tuple, output) -> Optional[Failure]:
         "grad_logits": [(probs - targets, GRAD_MEAN), ((targets - probs) / n, SIGN),
                         (grad * probs * (1 - probs), CANCELS)],
     }
-    return compare_outputs(output, ("loss", "grad_logits"), (loss, grad),
-                           mistakes=mistakes, nan_hint=STABLE)
+    failure = compare_outputs(output, ("loss", "grad_logits"), (loss, grad),
+                              mistakes=mistakes, nan_hint=STABLE)
+    if failure is not None and failure.message.startswith("loss:") \
+            and np.abs(logits).max() > 37 and 0 < _as_float(output[0]) < loss:
+        return Failure(failure.message, CAPPED)  # clipped: finite, but capped
+    return failure
+
+
+def _as_float(value) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 BCE_WITH_LOGITS = Exercise(
