@@ -22,7 +22,7 @@ BatchNorm, whose true gradient is 0), so we floor the scale at 1 instead: with
 G ~ N(0, 1) and unit-scale inputs, real gradients are of order 1. At ``tol=1e-6``
 any discrepancy larger than 1e-6 (relative, or absolute for small gradients) fails.
 Everything runs in float64: in float32, rounding in the two forward passes limits
-central differences to errors of roughly 1e-7 to 1e-3 at the best step, depending on
+central differences to errors of roughly 1e-8 to 1e-3 at the best step, depending on
 the layer (chapter 0 measures it), too coarse to tell a bug from noise.
 """
 from __future__ import annotations
