@@ -106,6 +106,10 @@ MUTANTS = [
         def standard_to_inverted(weight, bias, keep_prob):
             return 1 - keep_prob, keep_prob * weight, keep_prob * bias
         """, "never dropped"),
+    ("ch02.standard_to_inverted", "bias_divided", """
+        def standard_to_inverted(weight, bias, keep_prob):
+            return 1 - keep_prob, keep_prob * weight, bias / keep_prob
+        """, "never dropped"),
     ("ch02.standard_to_inverted", "scales_in_place", """
         def standard_to_inverted(weight, bias, keep_prob):
             weight *= keep_prob
@@ -179,6 +183,27 @@ MUTANTS = [
                 probs.append(e / e.sum(axis=1, keepdims=True))
             return np.mean(probs, axis=0), np.std(probs, axis=0)
         """, "maximum logit"),
+    ("ch02.mc_dropout_predict", "softmax_over_examples", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            probs = []
+            for _ in range(n_samples):
+                z = (h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
+                e = np.exp(z - z.max(axis=0, keepdims=True))
+                probs.append(e / e.sum(axis=0, keepdims=True))
+            return np.mean(probs, axis=0), np.std(probs, axis=0)
+        """, "CLASSES of each example"),
+    ("ch02.mc_dropout_predict", "mask_drawn_once", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            keep = rng.random(h.shape) >= p
+            probs = []
+            for _ in range(n_samples):
+                z = (h * keep / (1 - p)) @ w2 + b2
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                probs.append(e / e.sum(axis=1, keepdims=True))
+            return np.mean(probs, axis=0), np.std(probs, axis=0)
+        """, "NEW mask for every sample"),
     # ---- ch02.paired_verdict
     ("ch02.paired_verdict", "higher_accuracy_wins", """
         def paired_verdict(correct_a, correct_b):

@@ -153,6 +153,8 @@ def _judge_conversion(inputs: tuple, output) -> Optional[Failure]:
             ((1 - keep) * weight, CONVENTION)],
         "new_bias": [
             (keep * bias, "the bias is added after the dropped activations and is never "
+                          "dropped: leave it unchanged"),
+            (bias / keep, "the bias is added after the dropped activations and is never "
                           "dropped: leave it unchanged")]})
 
 
@@ -175,9 +177,9 @@ STANDARD_TO_INVERTED = Exercise(
 
 
 # ------------------------------------------------------- 3. Monte-Carlo dropout
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return shifted / shifted.sum(axis=-1, keepdims=True)
+def _softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return shifted / shifted.sum(axis=axis, keepdims=True)
 
 
 def _mc_inputs(seed: int, sizes: Optional[tuple], p: Optional[float], n_samples: int,
@@ -195,7 +197,8 @@ def _mc_inputs(seed: int, sizes: Optional[tuple], p: Optional[float], n_samples:
 
 
 def _mc_samples(inputs: tuple, draw: Callable, scale: bool = True,
-                average_logits: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                average_logits: bool = False,
+                over_examples: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(mean, std) of the softmax over masks drawn by draw(rng, shape, p)."""
     x, w1, b1, w2, b2, p, n_samples, rng = inputs
     h = np.maximum(x @ w1 + b1, 0)
@@ -205,8 +208,19 @@ def _mc_samples(inputs: tuple, draw: Callable, scale: bool = True,
     if average_logits:
         mean = _softmax(logits.mean(axis=0))
         return mean, _softmax(logits).std(axis=0)
-    probs = _softmax(logits)
+    probs = _softmax(logits, axis=1 if over_examples else -1)  # (samples, N, C)
     return probs.mean(axis=0), probs.std(axis=0)
+
+
+def _one_mask_draw() -> Callable:
+    """A mistake: one keep-mask drawn, then reused for every sample."""
+    masks: list = []
+
+    def draw(generator, shape, p):
+        if not masks:
+            masks.append(generator.random(shape) >= p)
+        return masks[0]
+    return draw
 
 
 _KEEP_DRAWS = (lambda g, shape, p: g.random(shape) >= p,
@@ -229,6 +243,8 @@ def _judge_mc_dropout(inputs: tuple, output) -> Optional[Failure]:
     as_keep = _mc_samples(inputs, lambda g, shape, q: g.random(shape) < q)
     logit_mean = _mc_samples(inputs, _KEEP_DRAWS[0], average_logits=True)
     shared = _mc_samples(inputs, lambda g, shape, q: g.random(shape[1]) >= q)
+    over_examples = _mc_samples(inputs, _KEEP_DRAWS[0], over_examples=True)
+    reused = _mc_samples(inputs, _one_mask_draw())
     ddof1 = std * np.sqrt(n_samples / (n_samples - 1))
     scale_hint = ("inverted dropout scales the kept units by 1 / (1 - p), so each "
                   "sample's expected activation equals h")
@@ -241,7 +257,12 @@ def _judge_mc_dropout(inputs: tuple, output) -> Optional[Failure]:
                        (unscaled[0], scale_hint), (as_keep[0], keep_hint),
                        (logit_mean[0], "average the probabilities (softmax of each sample), "
                                        "not the logits"),
-                       (shared[0], shared_hint)],
+                       (shared[0], shared_hint),
+                       (over_examples[0], "the softmax runs over the CLASSES of each example "
+                                          "(axis=1, or axis=-1): each row of probabilities "
+                                          "sums to 1"),
+                       (reused[0], "draw a NEW mask for every sample, inside the loop; one "
+                                   "mask reused gives the same prediction every time")],
         "std_probs": [(np.zeros((n, c)), "MC dropout keeps dropout ON at prediction time: "
                                          "with a new mask per sample the spread is not 0"),
                       (unscaled[1], scale_hint), (as_keep[1], keep_hint),
