@@ -171,10 +171,35 @@ def activation_stats(model_or_acts, X: np.ndarray | None = None, *,
 
 
 def _histogram(values: np.ndarray, bins: int, value_range) -> tuple[np.ndarray, np.ndarray]:
+    """Density histogram of the finite values, in float64.
+
+    Huge activations (an exploding net) must not crash a diagnostic: in float32 the span
+    of values near ±3e38 overflows, so the bins are computed in float64, and values beyond
+    ±HISTOGRAM_LIMIT are counted in the outermost bins. A span too narrow to split into
+    ``bins`` steps at the values' magnitude is widened around its centre.
+    """
     finite = values if np.all(np.isfinite(values)) else values[np.isfinite(values)]
     if finite.size == 0:  # a diverged layer: nothing to draw, but keep the shapes
         return np.zeros(bins), np.linspace(-1.0, 1.0, bins + 1)
+    finite = finite.astype(np.float64, copy=False)
+    if value_range is None:
+        value_range = _histogram_range(finite, bins)
+        finite = np.clip(finite, *value_range)
     return np.histogram(finite, bins=bins, range=value_range, density=True)
+
+
+HISTOGRAM_LIMIT = 1e300
+
+
+def _histogram_range(values: np.ndarray, bins: int) -> tuple[float, float]:
+    low = max(float(values.min()), -HISTOGRAM_LIMIT)
+    high = min(float(values.max()), HISTOGRAM_LIMIT)
+    # numpy widens an empty span by ±0.5, which vanishes next to a value of 1e20
+    smallest = 4 * bins * float(np.spacing(max(abs(low), abs(high))))
+    if high - low < smallest:
+        centre, half = (low + high) / 2, max(0.5, smallest)
+        low, high = centre - half, centre + half
+    return low, high
 
 
 def _unique_layers(model: Module) -> list[tuple[str, Module]]:

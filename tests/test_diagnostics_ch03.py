@@ -101,3 +101,32 @@ def test_plot_profiles_draws_four_panels():
     with pytest.raises(ValueError):
         plot_profiles({})
     plt.close("all")
+
+
+@pytest.mark.parametrize("values", [
+    np.array([-3e38, 0.0, 3e38], dtype=np.float32),       # the span overflows float32
+    np.array([-1e308, 1e308]),                            # ... and float64
+    np.full(7, 1e30, dtype=np.float32),                   # no span, at a huge magnitude
+    np.array([1e30, 1e30 + 1e24, np.inf], dtype=np.float32),
+])
+def test_activation_stats_histogram_survives_huge_finite_activations(values):
+    """An exploding net's activations get a finite density histogram, not a crash."""
+    from mlpcore.diagnostics import activation_stats
+
+    with np.errstate(over="ignore", invalid="ignore"):   # the std itself may overflow
+        (stats,) = activation_stats([("0:Linear", values.reshape(-1, 1))])
+    widths = np.diff(stats.edges)
+    assert len(stats.counts) == 50 and np.all(widths > 0) and np.all(np.isfinite(stats.edges))
+    assert np.sum(stats.counts * widths) == pytest.approx(1.0)   # still a density
+    finite = values[np.isfinite(values)].astype(np.float64)
+    assert stats.edges[0] <= max(finite.min(), -1e300) and stats.edges[-1] >= min(finite.max(), 1e300)
+
+
+def test_activation_stats_histogram_unchanged_for_ordinary_values():
+    from mlpcore.diagnostics import activation_stats
+
+    values = np.random.default_rng(0).standard_normal((64, 4)).astype(np.float32)
+    (stats,) = activation_stats([("0:Linear", values)])
+    counts, edges = np.histogram(values.astype(np.float64), bins=50, density=True)
+    np.testing.assert_allclose(stats.edges, edges)
+    np.testing.assert_allclose(stats.counts, counts)

@@ -151,6 +151,14 @@ MUTANTS = [
             return (y, (1 - momentum) * running_mean + momentum * mean,
                     (1 - momentum) * running_var + momentum * var * n / (n - 1))
         """, "inside the square root"),
+    ("ch03.batchnorm_train_forward", "no_eps", """
+        def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
+            n = len(x)
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            y = gamma * (x - mean) / np.sqrt(var) + beta
+            return (y, (1 - momentum) * running_mean + momentum * mean,
+                    (1 - momentum) * running_var + momentum * var * n / (n - 1))
+        """, "add eps to the variance"),
     # ---- ch03.stable_init_std
     ("ch03.stable_init_std", "he_everywhere", """
         def stable_init_std(fan_in, activation, negative_slope):

@@ -212,6 +212,8 @@ KERAS_MOMENTUM = ("PyTorch's momentum weights the NEW value: running = (1 - mome
 WRONG_AXIS = ("normalise each FEATURE over the batch: statistics over axis 0, "
               "x.mean(axis=0), not over each example's features")
 EPS_OUTSIDE = "eps goes inside the square root: (x - mean) / sqrt(var + eps)"
+EPS_MISSING = ("add eps to the variance before the square root, (x - mean) / sqrt(var + eps): "
+               "it keeps a feature that is constant over the batch from dividing by zero")
 
 
 def _judge_batchnorm(inputs: tuple, output) -> Optional[Failure]:
@@ -227,6 +229,7 @@ def _judge_batchnorm(inputs: tuple, output) -> Optional[Failure]:
         "y": [(gamma * (x - mean) / np.sqrt(unbiased + eps) + beta, UNBIASED_NORM),
               (gamma * (x - row_mean) / np.sqrt(row_var + eps) + beta, WRONG_AXIS),
               (gamma * (x - mean) / (np.sqrt(var) + eps) + beta, EPS_OUTSIDE),
+              (gamma * (x - mean) / np.sqrt(var) + beta, EPS_MISSING),
               ((x - mean) / np.sqrt(var + eps), "scale by gamma and shift by beta: "
                                                 "y = gamma * x_hat + beta")],
         "new_running_mean": [(momentum * running_mean + (1 - momentum) * mean, KERAS_MOMENTUM),
