@@ -112,6 +112,13 @@ MUTANTS = [
             factor = min(1.0, max_norm / np.sqrt(total))
             return [g * factor for g in grads], total
         """, "square root"),
+    ("ch03.clip_grad_norm", "in_place", """
+        def clip_grad_norm(grads, max_norm):
+            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+            for g in grads:
+                g *= min(1.0, max_norm / total)
+            return grads, total
+        """, "an array inside `grads`"),
     # ---- ch03.batchnorm_train_forward
     ("ch03.batchnorm_train_forward", "unbiased_normalisation", """
         def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):

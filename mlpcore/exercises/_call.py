@@ -58,14 +58,25 @@ def call(function: Callable, arguments: tuple, params: Sequence[str],
 
 def changed_input(params: Sequence[str], before: tuple, after: tuple,
                   may_modify: Sequence[str]) -> Optional[str]:
-    """The first array argument changed in place that the exercise does not allow."""
+    """The first argument holding an array (directly, or inside a list, tuple or dict)
+    changed in place, that the exercise does not allow."""
     for name, old, new in zip(params, before, after):
-        if name in may_modify or not isinstance(old, np.ndarray):
-            continue
-        if not isinstance(new, np.ndarray) or old.shape != new.shape or \
-                not np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"):
+        if name not in may_modify and not _unchanged(old, new):
             return name
     return None
+
+
+def _unchanged(old: Any, new: Any) -> bool:
+    if isinstance(old, np.ndarray):
+        return (isinstance(new, np.ndarray) and old.shape == new.shape
+                and np.array_equal(old, new, equal_nan=old.dtype.kind in "fc"))
+    if isinstance(old, (list, tuple)):
+        return (isinstance(new, type(old)) and len(old) == len(new)
+                and all(_unchanged(a, b) for a, b in zip(old, new)))
+    if isinstance(old, dict):
+        return (isinstance(new, dict) and old.keys() == new.keys()
+                and all(_unchanged(old[key], new[key]) for key in old))
+    return True  # numbers, strings, generators, functions: not checked here
 
 
 def location(function: Callable, exc: BaseException) -> str:

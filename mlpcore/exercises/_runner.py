@@ -138,8 +138,9 @@ def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOut
     if changed:
         return verdict("failed", Failure(
             f"your function changed its input `{changed}` in place",
-            f"`{changed} -= ...`, `{changed} *= ...` or `{changed}[...] = ...` modify the "
-            f"caller's array; compute a new array instead (`new = {changed} - ...`)"))
+            f"`{changed} -= ...`, `{changed} *= ...` or `{changed}[...] = ...` (or the same on "
+            f"an array inside `{changed}`) modify the caller's array; compute a new array "
+            f"instead (`new = {changed} - ...`)"))
     try:
         if _takes_after(case.judge):
             failure = case.judge(copy.deepcopy(pristine), outcome.output, outcome.after)
