@@ -149,6 +149,13 @@ MUTANTS = [
             n, d = X.shape
             return np.linalg.solve(X.T @ X + n * lam * np.eye(d), X.T @ y), 0.0
         """, "fit it too"),
+    ("ch01.ridge_with_bias", "bias_is_mean_of_y", """
+        def ridge_with_bias(X, y, lam):
+            n, d = X.shape
+            Xc, yc = X - X.mean(axis=0), y - y.mean()
+            w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(d), Xc.T @ yc)
+            return w, float(y.mean())
+        """, "absorbs the means of X AND of y"),
     # ---- ch01.choose_lambda
     ("ch01.choose_lambda", "chooses_on_test", """
         def choose_lambda(lambdas, train_errors, val_errors, test_errors):
@@ -175,6 +182,20 @@ MUTANTS = [
             best = np.argmin(mean)
             return float(lambdas[mean <= mean[best] + se[best]].min())
         """, "LARGEST"),
+    ("ch01.choose_lambda", "population_std", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            mean = val_errors.mean(axis=0)
+            se = val_errors.std(axis=0) / np.sqrt(len(val_errors))
+            best = np.argmin(mean)
+            return float(lambdas[mean <= mean[best] + se[best]].max())
+        """, "ddof=1"),
+    ("ch01.choose_lambda", "own_standard_error", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            mean = val_errors.mean(axis=0)
+            se = val_errors.std(axis=0, ddof=1) / np.sqrt(len(val_errors))
+            best = np.argmin(mean)
+            return float(lambdas[mean - se <= mean[best]].max())
+        """, "standard error of the BEST lam"),
     ("ch01.choose_lambda", "first_seed_only", """
         def choose_lambda(lambdas, train_errors, val_errors, test_errors):
             return float(lambdas[np.argmin(val_errors[0])])
@@ -249,6 +270,8 @@ def test_choose_lambda_cases_tell_the_mistakes_apart():
         "lowest mean": lambda l, tr, va, te: l[np.argmin(va.mean(axis=0))],
         "std": lambda l, tr, va, te: _one_se_choice(l, va, spread="std"),
         "smallest": lambda l, tr, va, te: _one_se_choice(l, va, pick="smallest"),
+        "ddof 0": lambda l, tr, va, te: _one_se_choice(l, va, ddof=0),
+        "own se": lambda l, tr, va, te: _one_se_choice(l, va, own=True),
     }
     for name, rule in rules.items():
         differs = [rule(*case.make_inputs()) != _one_se_choice(case.make_inputs()[0],

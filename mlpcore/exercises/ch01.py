@@ -203,6 +203,8 @@ BIAS_PENALISED = ("the bias is not penalised: a column of ones with the same N*l
                   "the diagonal shrinks b too")
 N_LAM = ("the loss is a MEAN over N examples, so the penalty enters as N * lam: "
          "(Xc.T @ Xc + N * lam * I) w = Xc.T @ yc")
+BIAS_MEANS = ("b = mean(y) - mean(X) @ w: the bias absorbs the means of X AND of y; "
+              "b = mean(y) alone is right only for centred features")
 CONVENTION = ("this exercise uses the 1/2 convention, (1/(2N))·Σ(residual²) + (lam/2)·‖w‖²: "
               "the factor in front of I is N * lam (MSELoss without the 1/2 would "
               "change it)")
@@ -252,12 +254,15 @@ def _judge_ridge(inputs: tuple, output) -> Optional[Failure]:
                np.float64(0.0))
     variants.insert(0, (no_bias, "the model has a bias b: fit it too (it is not "
                                  "penalised), " + CENTRE))
+    variants.append(((expected[0], np.float64(np.mean(y))), BIAS_MEANS))
     failure = compare_outputs(output, ("w", "b"), expected)
-    if failure is None or failure.hint:
-        return failure
+    if failure is None:
+        return None
     for (w, b), hint in variants:   # a whole wrong answer (w AND b) names its mistake
         if _matches(output, (w, b)):
             return Failure(failure.message, hint)
+    if failure.hint:
+        return failure
     mistakes = {"w": [(v[0], hint) for v, hint in variants],
                 "b": [(v[1], hint) for v, hint in variants]}
     return compare_outputs(output, ("w", "b"), expected, mistakes=mistakes)
@@ -309,14 +314,21 @@ LARGEST = ("within one standard error of the best, prefer the LARGEST lam (the s
 STANDARD_ERROR = ("the standard error of a mean over S seeds is std(ddof=1) / sqrt(S), not "
                   "the standard deviation itself")
 ONE_SEED = "average over the seeds (rows) first; one seed is one noisy draw"
+DDOF = ("the SAMPLE standard deviation divides by S - 1: np.std(..., ddof=1) (np.std's "
+        "default, ddof=0, divides by S and makes the standard error too small)")
+OWN_SE = ("the margin is the standard error of the BEST lam: keep the lam whose mean is at "
+          "most mean[best] + se[best], not those whose own mean - se reaches the best mean")
 
 
-def _one_se_choice(lambdas, errors, *, spread="se", pick="largest"):
+def _one_se_choice(lambdas, errors, *, spread="se", pick="largest", ddof=1, own=False):
     mean = errors.mean(axis=0)
-    std = errors.std(axis=0, ddof=1)
+    std = errors.std(axis=0, ddof=ddof)
     width = std / np.sqrt(errors.shape[0]) if spread == "se" else std
     best = int(np.argmin(mean))
-    ok = np.flatnonzero(mean <= mean[best] + width[best] + 1e-12)
+    if own:  # a misreading: each lam's own standard error instead of the best one's
+        ok = np.flatnonzero(mean - width <= mean[best] + 1e-12)
+    else:
+        ok = np.flatnonzero(mean <= mean[best] + width[best] + 1e-12)
     index = ok[np.argmax(lambdas[ok])] if pick == "largest" else ok[np.argmin(lambdas[ok])]
     return np.float64(lambdas[index])
 
@@ -336,6 +348,21 @@ def _curves(seed: int, k: int, seeds: int, floor: float, bump: float, noise: flo
     return make
 
 
+def _margin_curves():
+    """3 seeds, best at index 1. Index 2 is inside both the ddof=0 and the ddof=1 margin
+    of the best, index 3 only inside the ddof=1 one (the answer); index 4 is outside the
+    best's margin but within its own standard error; the test set prefers index 5."""
+    def make() -> tuple:
+        lambdas = np.array([0.0, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1])
+        val = np.array([[0.14, 0.10, 0.1125, 0.1153, 0.155, 0.20, 0.30],
+                        [0.14, 0.11, 0.1125, 0.1153, 0.125, 0.20, 0.30],
+                        [0.14, 0.12, 0.1125, 0.1153, 0.095, 0.20, 0.30]])
+        test = val - np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.0])
+        train = np.tile(np.linspace(0.0, 0.05, 7), (3, 1))
+        return lambdas, train, val, test
+    return make
+
+
 def _random_curves(seed: int):
     rng = np.random.default_rng(seed)
     return _curves(seed + 1, int(rng.integers(5, 12)), int(rng.integers(3, 7)),
@@ -351,6 +378,8 @@ def _judge_choose(inputs: tuple, output) -> Optional[Failure]:
         (np.float64(lambdas[int(np.argmin(train.mean(axis=0)))]), TRAIN_SET),
         (_one_se_choice(lambdas, val, spread="std"), STANDARD_ERROR),
         (_one_se_choice(lambdas, val, pick="smallest"), LARGEST),
+        (_one_se_choice(lambdas, val, ddof=0), DDOF),
+        (_one_se_choice(lambdas, val, own=True), OWN_SE),
         (np.float64(lambdas[int(np.argmin(val.mean(axis=0)))]), ONE_SE),
         (np.float64(lambdas[int(np.argmin(val[0]))]), ONE_SEED),
     ]
@@ -384,6 +413,8 @@ CHOOSE_LAMBDA = Exercise(
              _judge_choose),
         Case("8 values of lam, 3 seeds, a sharp U", _curves(4, 8, 3, 0.04, 0.4, 0.003),
              _judge_choose),
+        Case("7 values of lam, 3 seeds, candidates at the edge of the margin",
+             _margin_curves(), _judge_choose),
         Case("random grid size, number of seeds and curve (seeded)", _random_curves(50),
              _judge_choose),
         Case("random grid size, number of seeds and curve, another draw", _random_curves(51),
