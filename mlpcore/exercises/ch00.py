@@ -2,8 +2,9 @@
 
 None of the four is printed or spelled out by the chapter: a layer whose backward the
 chapter does not derive, the learner's own gradient check, a loss the chapter does not
-derive (value and gradient), and a batch's gradient accumulated from micro-batches
-(which needs the chapter's point that a batch gradient is a MEAN over its rows).
+derive (value and gradient), and a batch's gradient accumulated from micro-batches of
+unequal sizes (the chapter shows two equal halves weighted by 1/2; the general weight
+n_k / N needs its point that a batch gradient is a MEAN over the batch's rows).
 
 Every reference below is computed in float64 from the case's own inputs, with the
 textbook formula, so the cases do not depend on the rest of mlpcore (the tests check
