@@ -165,44 +165,46 @@ MUTANTS = [
             p = 0.5 * (1 + np.tanh(0.5 * logits))
             return per.mean(), (p - targets) / len(logits)
         """, "soft labels"),
-    # ---- ch00.sgd_momentum_step
-    ("ch00.sgd_momentum_step", "ema_momentum", """
-        def sgd_momentum_step(param, grad, buf, lr, momentum):
-            if buf is None:
-                buf = np.zeros_like(grad)
-            buf = momentum * buf + (1 - momentum) * grad
-            return param - lr * buf, buf
-        """, "(1 - momentum)"),
-    ("ch00.sgd_momentum_step", "updates_param_in_place", """
-        def sgd_momentum_step(param, grad, buf, lr, momentum):
-            buf = grad.copy() if buf is None else momentum * buf + grad
-            param -= lr * buf
-            return param, buf
-        """, "`param -= ...`"),
-    ("ch00.sgd_momentum_step", "updates_buffer_in_place", """
-        def sgd_momentum_step(param, grad, buf, lr, momentum):
-            if buf is None:
-                buf = grad.copy()
-            else:
-                buf *= momentum
-                buf += grad
-            return param - lr * buf, buf
-        """, "`buf -= ...`"),
-    ("ch00.sgd_momentum_step", "first_buffer_is_the_gradient_itself", """
-        def sgd_momentum_step(param, grad, buf, lr, momentum):
-            new_buf = grad if buf is None else momentum * buf + grad
-            return param - lr * new_buf, new_buf
-        """, "NEW array"),
-    ("ch00.sgd_momentum_step", "steps_with_raw_gradient", """
-        def sgd_momentum_step(param, grad, buf, lr, momentum):
-            new_buf = grad.copy() if buf is None else momentum * buf + grad
-            return param - lr * grad, new_buf
-        """, "updated buffer"),
-    ("ch00.sgd_momentum_step", "first_step_scaled_by_momentum", """
-        def sgd_momentum_step(param, grad, buf, lr, momentum):
-            new_buf = momentum * grad if buf is None else momentum * buf + grad
-            return param - lr * new_buf, new_buf
-        """, "buf = grad"),
+    # ---- ch00.accumulated_gradient
+    ("ch00.accumulated_gradient", "whole_batch_at_once", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            return grad_fn(w, X, y)
+        """, "refuses more than micro_batch rows"),
+    ("ch00.accumulated_gradient", "plain_average_of_means", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            grads = [grad_fn(w, X[i:i + micro_batch], y[i:i + micro_batch])
+                     for i in range(0, len(X), micro_batch)]
+            return np.mean(grads, axis=0)
+        """, "weight each by its row count"),
+    ("ch00.accumulated_gradient", "sum_of_means", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total = np.zeros_like(w)
+            for i in range(0, len(X), micro_batch):
+                total = total + grad_fn(w, X[i:i + micro_batch], y[i:i + micro_batch])
+            return total
+        """, "K times too much"),
+    ("ch00.accumulated_gradient", "sum_of_means_over_n", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total = np.zeros_like(w)
+            for i in range(0, len(X), micro_batch):
+                total = total + grad_fn(w, X[i:i + micro_batch], y[i:i + micro_batch])
+            return total / len(X)
+        """, "weight each by n_k, then divide by N"),
+    ("ch00.accumulated_gradient", "drops_the_remainder", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            k = max(len(X) // micro_batch, 1)
+            return sum(grad_fn(w, X[i * micro_batch:(i + 1) * micro_batch],
+                               y[i * micro_batch:(i + 1) * micro_batch])
+                       for i in range(k)) / k
+        """, "the last rows were left out"),
+    ("ch00.accumulated_gradient", "one_slice_too_many", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total = np.zeros_like(w)
+            for i in range(0, len(X) + 1, micro_batch):
+                rows = slice(i, i + micro_batch)
+                total = total + len(X[rows]) * grad_fn(w, X[rows], y[rows])
+            return total / len(X)
+        """, "had no rows"),
 ]
 
 
@@ -260,28 +262,30 @@ def test_exception_in_learner_code_is_one_line_with_type_and_hint(capsys):
     assert len(printed.strip().splitlines()) == 1 + len(result.cases)
 
 
-def test_writing_into_a_read_only_input_gets_a_hint(capsys):
-    result = check("ch00.sgd_momentum_step", define("""
-        def sgd_momentum_step(param, grad, buf, lr, momentum):
-            new_buf = grad.copy() if buf is None else momentum * buf + grad
-            param -= lr * new_buf
-            return param, new_buf
-        """, "sgd_momentum_step"))
-    printed = capsys.readouterr().out
-    first_steps = [case for case in result.cases if case.name.startswith("first step")]
-    assert first_steps and all(case.status == "error" and "read-only" in case.hint
-                               for case in first_steps), printed
-
-
 def test_wrong_signature_is_one_clear_line(capsys):
-    result = check("ch00.sgd_momentum_step", define("""
-        def sgd_momentum_step(param, grad, lr):
-            return param, grad
-        """, "sgd_momentum_step"))
+    result = check("ch00.accumulated_gradient", define("""
+        def accumulated_gradient(grad_fn, X, y):
+            return grad_fn(X, y)
+        """, "accumulated_gradient"))
     printed = capsys.readouterr().out
     assert result.status == "error" and result.points == 0
-    assert "wrong signature" in printed and "sgd_momentum_step(param, grad, buf, lr, momentum)" in printed
+    assert ("wrong signature" in printed
+            and "accumulated_gradient(grad_fn, w, X, y, micro_batch)" in printed)
     assert len(printed.strip().splitlines()) == 1
+
+
+def test_an_answer_that_modifies_w_is_caught(capsys):
+    result = check("ch00.accumulated_gradient", define("""
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total = np.zeros_like(w)
+            for i in range(0, len(X), micro_batch):
+                total += len(X[i:i + micro_batch]) * grad_fn(w, X[i:i + micro_batch],
+                                                             y[i:i + micro_batch])
+            w -= 0.0 * w + 1.0      # a stray update of the caller's parameter
+            return total / len(X)
+        """, "accumulated_gradient"))
+    printed = capsys.readouterr().out
+    assert result.points == 0 and "`w -= ...`" in printed, printed
 
 
 @pytest.mark.parametrize("returned, fragment", [
@@ -345,6 +349,22 @@ def test_cases_are_deterministic_float64_and_small():
             arrays = [a for a in first if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
             assert arrays and all(a.dtype == np.float64 and a.size <= 64 for a in arrays)
             assert all(_same(a, b) for a, b in zip(first, second)), case.name
-            functions = [(a, b) for a, b in zip(first, second) if callable(a)]
-            for (f, g), x in zip(functions, [first[1]] * len(functions)):
-                assert f(x) == g(x), case.name
+            f, g = first[0], second[0]
+            if exercise.id == "ch00.numerical_gradient":  # f(x): same value at x
+                assert f(first[1]) == g(first[1]), case.name
+            elif exercise.id == "ch00.accumulated_gradient":  # grad_fn on one micro-batch
+                w, X, y, micro = first[1:]
+                assert np.array_equal(f(w, X[:micro], y[:micro]), g(w, X[:micro], y[:micro]))
+
+
+def test_accumulated_reference_is_the_full_batch_gradient(reference_functions):
+    """The point of the exercise: the accumulated gradient equals what grad_fn would
+    give on the whole batch if it fitted (computed here without the row limit)."""
+    from mlpcore.exercises.ch00 import _least_squares_grad, _softmax_regression_grad
+    solution = reference_functions["ch00.accumulated_gradient"]
+    for case in get_exercise("ch00.accumulated_gradient").cases:
+        grad_fn, w, X, y, micro = case.make_inputs()
+        unlimited = (_least_squares_grad if w.ndim == 1 else _softmax_regression_grad)(len(X))
+        full = unlimited(w, X, y)
+        assert np.allclose(solution(grad_fn, w, X, y, micro), full, rtol=1e-12, atol=1e-14)
+        assert case.judge((grad_fn, w, X, y, micro), full) is None, case.name

@@ -204,51 +204,55 @@ MUTANTS = [
                 probs.append(e / e.sum(axis=1, keepdims=True))
             return np.mean(probs, axis=0), np.std(probs, axis=0)
         """, "NEW mask for every sample"),
-    # ---- ch02.paired_verdict
-    ("ch02.paired_verdict", "higher_accuracy_wins", """
-        def paired_verdict(correct_a, correct_b):
-            b = int(np.sum(correct_a & ~correct_b))
-            c = int(np.sum(~correct_a & correct_b))
-            if correct_a.mean() > correct_b.mean():
-                return "A", b, c
-            if correct_b.mean() > correct_a.mean():
-                return "B", b, c
-            return "tie", b, c
-        """, "not yet a real difference"),
-    ("ch02.paired_verdict", "unpaired_standard_error", """
-        def paired_verdict(correct_a, correct_b):
-            b = int(np.sum(correct_a & ~correct_b))
-            c = int(np.sum(~correct_a & correct_b))
-            n, pa, pb = len(correct_a), correct_a.mean(), correct_b.mean()
-            se = np.sqrt(pa * (1 - pa) / n + pb * (1 - pb) / n)
-            if abs(pa - pb) <= 2 * se:
-                return "tie", b, c
-            return ("A" if pa > pb else "B"), b, c
-        """, "SAME images"),
-    ("ch02.paired_verdict", "totals_not_discordant", """
-        def paired_verdict(correct_a, correct_b):
-            b, c = int(correct_a.sum()), int(correct_b.sum())
-            if abs(b - c) <= 2 * np.sqrt(b + c):
-                return "tie", b, c
-            return ("A" if b > c else "B"), b, c
-        """, "DISAGREE"),
-    ("ch02.paired_verdict", "greater_or_equal", """
-        def paired_verdict(correct_a, correct_b):
-            b = int(np.sum(correct_a & ~correct_b))
-            c = int(np.sum(~correct_a & correct_b))
-            if abs(b - c) < 2 * np.sqrt(b + c):
-                return "tie", b, c
-            return ("A" if b > c else "B"), b, c
-        """, "strictly greater"),
-    ("ch02.paired_verdict", "divides_by_sqrt", """
-        def paired_verdict(correct_a, correct_b):
-            b = int(np.sum(correct_a & ~correct_b))
-            c = int(np.sum(~correct_a & correct_b))
-            z = (b - c) / np.sqrt(b + c)
-            if abs(z) <= 2:
-                return "tie", b, c
-            return ("A" if z > 0 else "B"), b, c
-        """, "agree on every image"),
+    # ---- ch02.choose_rate
+    ("ch02.choose_rate", "chooses_on_test", """
+        def choose_rate(rates, val_acc, test_acc):
+            best = int(np.argmax(test_acc.mean(axis=1)))
+            tied = [r for i, r in enumerate(rates)
+                    if (test_acc[best] - test_acc[i]).mean()
+                    <= 2 * np.std(test_acc[best] - test_acc[i], ddof=1) / np.sqrt(test_acc.shape[1])]
+            return rates[best], tied
+        """, "TEST accuracy"),
+    ("ch02.choose_rate", "best_single_run", """
+        def choose_rate(rates, val_acc, test_acc):
+            best = int(np.argmax(val_acc.max(axis=1)))
+            return rates[best], [rates[best]]
+        """, "single run"),
+    ("ch02.choose_rate", "first_seed_only", """
+        def choose_rate(rates, val_acc, test_acc):
+            best = int(np.argmax(val_acc[:, 0]))
+            d = val_acc[best] - val_acc
+            se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+        """, "single run"),
+    ("ch02.choose_rate", "ignores_the_spread", """
+        def choose_rate(rates, val_acc, test_acc):
+            best = int(np.argmax(val_acc.mean(axis=1)))
+            return rates[best], [rates[best]]
+        """, "not the only candidate"),
+    ("ch02.choose_rate", "unpaired_means", """
+        def choose_rate(rates, val_acc, test_acc):
+            means = val_acc.mean(axis=1)
+            var = val_acc.var(axis=1, ddof=1)
+            best = int(np.argmax(means))
+            se = np.sqrt((var[best] + var) / val_acc.shape[1])
+            return rates[best], [r for r, m, s in zip(rates, means[best] - means, se) if m <= 2 * s]
+        """, "PAIRED"),
+    ("ch02.choose_rate", "sd_instead_of_se", """
+        def choose_rate(rates, val_acc, test_acc):
+            best = int(np.argmax(val_acc.mean(axis=1)))
+            d = val_acc[best] - val_acc
+            sd = np.std(d, axis=1, ddof=1)
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), sd) if m <= 2 * s]
+        """, "standard error"),
+    ("ch02.choose_rate", "leaves_out_the_chosen_rate", """
+        def choose_rate(rates, val_acc, test_acc):
+            best = int(np.argmax(val_acc.mean(axis=1)))
+            d = val_acc[best] - val_acc
+            se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
+            return rates[best], [r for i, (r, m, s) in enumerate(zip(rates, d.mean(axis=1), se))
+                                 if i != best and m <= 2 * s]
+        """, "belongs to the list too"),
 ]
 
 # Correct answers written differently from the reference: they must pass.
@@ -268,6 +272,14 @@ ALTERNATIVES = [
             e = np.exp(z - z.max(axis=-1, keepdims=True))
             probs = e / e.sum(axis=-1, keepdims=True)
             return probs.mean(axis=0), probs.std(axis=0)
+        """),
+    ("ch02.choose_rate", """
+        def choose_rate(rates, val_acc, test_acc):
+            means = val_acc.mean(axis=1)
+            best = int(np.argmax(means))
+            d = val_acc[best] - val_acc                          # all rates at once
+            se = d.std(axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
+            return np.float64(rates[best]), np.array(rates)[means[best] - means <= 2 * se]
         """),
 ]
 

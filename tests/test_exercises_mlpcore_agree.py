@@ -10,8 +10,6 @@ import pytest
 
 from mlpcore.exercises import get_exercise, run_exercise
 from mlpcore.gradcheck import _numerical_gradient
-from mlpcore.module import Parameter
-from mlpcore.optim import SGD
 
 
 def full_points(exercise_id: str, function) -> None:
@@ -25,26 +23,8 @@ def numerical_gradient_via_mlpcore(f, x, eps):
     return _numerical_gradient(lambda: f(x), x, eps)
 
 
-def sgd_via_mlpcore(param, grad, buf, lr, momentum):
-    """A given buffer is produced by a first step whose gradient is that buffer, from a
-    start chosen to land on ``param``; the new buffer is read from the optimiser's
-    state under PyTorch's name, ``momentum_buffer``."""
-    grads = [grad] if buf is None else [buf, grad]
-    start = param.copy() if buf is None else param + lr * buf
-    parameter = Parameter(start)
-    optimizer = SGD([parameter], lr=lr, momentum=momentum)
-    for g in grads:
-        parameter.grad = g.copy()
-        optimizer.step()
-    return parameter.data.copy(), optimizer.state[parameter]["momentum_buffer"].copy()
-
-
 def test_numerical_gradient_cases_match_mlpcore_central_differences():
     full_points("ch00.numerical_gradient", numerical_gradient_via_mlpcore)
-
-
-def test_sgd_momentum_cases_match_mlpcore_sgd():
-    full_points("ch00.sgd_momentum_step", sgd_via_mlpcore)
 
 
 def test_scale_shift_and_bce_references_pass_their_own_gradient_check():

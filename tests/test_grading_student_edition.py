@@ -121,7 +121,7 @@ def test_markers_in_an_untagged_cell_are_refused(tmp_path, capsys):
 
 def test_an_unregistered_exercise_function_is_refused(tmp_path, capsys):
     notebook = read(chapter0_notebook(tmp_path))
-    renamed = with_cell(notebook, "sgd_momentum_step",
+    renamed = with_cell(notebook, "accumulated_gradient",
                         "def sgd_step(param, grad):\n    ### BEGIN SOLUTION\n"
                         "    return param - grad\n    ### END SOLUTION\n")
     path = write(renamed, tmp_path / "00_mlp_in_numpy.ipynb")

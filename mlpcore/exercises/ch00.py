@@ -2,12 +2,14 @@
 
 None of the four is printed or spelled out by the chapter: a layer whose backward the
 chapter does not derive, the learner's own gradient check, a loss the chapter does not
-derive (value and gradient), and PyTorch's momentum step as a pure function.
+derive (value and gradient), and a batch's gradient accumulated from micro-batches of
+unequal sizes (the chapter shows two equal halves weighted by 1/2; the general weight
+n_k / N needs its point that a batch gradient is a MEAN over the batch's rows).
 
 Every reference below is computed in float64 from the case's own inputs, with the
 textbook formula, so the cases do not depend on the rest of mlpcore (the tests check
-that the formulas agree with mlpcore's central differences and SGD, and with PyTorch
-when it is installed). Each wrong variant listed next to a reference is a mistake
+that the formulas agree with mlpcore's central differences, and with PyTorch when it is
+installed). Each wrong variant listed next to a reference is a mistake
 learners actually make; when an answer equals one, its hint is shown.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from mlpcore.exercises._compare import Mistake, compare_outputs
+from mlpcore.exercises._compare import Mistake, compare_array, compare_outputs
 from mlpcore.exercises._registry import Case, Exercise, Failure
 
 
@@ -28,23 +30,6 @@ def _normal(seed: int, *shapes: tuple, scale: float = 1.0, shift: float = 0.0) -
 def _random_shape(seed: int, low: int, high: int, ndim: int) -> tuple:
     """A shape drawn from a seeded generator: every run gets the same 'random' shape."""
     return tuple(int(n) for n in np.random.default_rng(seed).integers(low, high + 1, size=ndim))
-
-
-def _read_only(*arrays: np.ndarray) -> tuple:
-    for array in arrays:
-        array.flags.writeable = False
-    return arrays
-
-
-IN_PLACE = ("`{0} -= ...`, `{0} *= ...` or `{0}[...] = ...` change the caller's array; "
-            "compute a new array instead")
-
-
-def _read_only_hint(exc: BaseException) -> Optional[str]:
-    if isinstance(exc, ValueError) and "read-only" in str(exc):
-        return ("you wrote into an input array (it is read-only in this case): "
-                + IN_PLACE.format("param"))
-    return None
 
 
 # ------------------------------------------------ 1. backward of a scale-and-shift layer
@@ -315,84 +300,108 @@ BCE_WITH_LOGITS = Exercise(
 )
 
 
-# ------------------------------------------------------------ 4. SGD with momentum
-NOT_EMA = ("PyTorch's SGD adds the raw gradient: buf = momentum * buf + grad, no "
-           "(1 - momentum) factor (dampening is 0)")
-FIRST_STEP = ("on the first step (buf is None) PyTorch sets buf = grad, as if the buffer "
-              "had started at zero")
-STEP_WITH_BUF = "step along the updated buffer: new_param = param - lr * new_buf"
-ALIASED = ("return a NEW array: new_buf = grad.copy() on the first step. The caller "
-           "reuses its gradient array (zero_grad, the next backward), which would "
-           "silently change a buffer that is the same array")
+# ------------------------------------------- 4. gradient accumulation over micro-batches
+WEIGHT_BY_SIZE = ("each micro-batch gradient is a MEAN over its own rows; when the last "
+                  "micro-batch is smaller, a plain average of the means over-weights its "
+                  "rows: weight each by its row count n_k and divide by N")
+SUM_OF_MEANS = ("adding the micro-batch gradients counts every row about K times too much "
+                "(each is already a mean): weight each by n_k / N")
+SUM_OVER_N = ("dividing the sum of the micro-batch means by N forgets that each is already "
+              "a mean over n_k rows: weight each by n_k, then divide by N")
+REMAINDER = ("the last rows were left out: when micro_batch does not divide N, the final "
+             "micro-batch holds the remaining (fewer) rows and still counts")
+TOO_BIG = ("grad_fn refuses more than micro_batch rows at once (that is the point of "
+           "accumulating): loop over consecutive slices X[i:i + micro_batch]")
+EMPTY = "a micro-batch had no rows: slice up to N only (range(0, N, micro_batch))"
 
 
-def _sgd_inputs(seed: int, shape: tuple, first: bool, lr: float, momentum: float):
+def _least_squares_grad(limit: int):
+    """The gradient of the mean of 0.5 (x . w - y)^2 over the rows given, refusing more
+    than ``limit`` rows (the memory of an imagined accelerator)."""
+    def grad_fn(w, X, y):
+        if len(X) > limit or len(X) == 0:
+            raise ValueError(f"grad_fn got {len(X)} rows; it takes 1 to {limit} rows at "
+                             f"a time")
+        return X.T @ (X @ w - y) / len(X)
+    return grad_fn
+
+
+def _softmax_regression_grad(limit: int):
+    """The gradient of the mean cross-entropy of softmax(X @ W) over the rows given."""
+    def grad_fn(W, X, y):
+        if len(X) > limit or len(X) == 0:
+            raise ValueError(f"grad_fn got {len(X)} rows; it takes 1 to {limit} rows at "
+                             f"a time")
+        z = X @ W
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p = p / p.sum(axis=1, keepdims=True)
+        return X.T @ (p - np.eye(W.shape[1])[y]) / len(X)
+    return grad_fn
+
+
+def _accumulation_inputs(seed: int, n: Optional[int], d: int, micro: Optional[int],
+                         classes: int = 0):
+    """classes = 0: least squares (w of shape (d,)); else softmax regression (d, classes).
+    n or micro None: drawn from the seeded generator."""
     def make() -> tuple:
-        param, grad, buf = _normal(seed, shape, shape, shape)
-        if first:  # the caller's arrays, read-only here so that sharing them shows
-            _read_only(param, grad)
-        return param, grad, (None if first else buf), lr, momentum
+        rng = np.random.default_rng(seed)
+        rows = int(rng.integers(7, 17)) if n is None else n
+        size = int(rng.integers(2, rows)) if micro is None else micro
+        X = rng.standard_normal((rows, d))
+        if classes:
+            w, y = rng.standard_normal((d, classes)), rng.integers(0, classes, size=rows)
+            return _softmax_regression_grad(size), w, X, y, size
+        w, y = rng.standard_normal(d), rng.standard_normal(rows)
+        return _least_squares_grad(size), w, X, y, size
     return make
 
 
-def _random_sgd_inputs(seed: int, first: bool, lr: float, momentum: float):
-    return _sgd_inputs(seed + 1, _random_shape(seed, 1, 6, 2), first, lr, momentum)
+def _chunks(n: int, micro: int) -> list:
+    return [slice(i, min(i + micro, n)) for i in range(0, n, micro)]
 
 
-def _judge_sgd_momentum(inputs: tuple, output) -> Optional[Failure]:
-    param, grad, buf, lr, momentum = inputs
-    if buf is None:
-        new_buf = grad.copy()
-        buf_mistakes = [((1 - momentum) * grad, NOT_EMA), (momentum * grad, FIRST_STEP),
-                        (np.zeros_like(grad), FIRST_STEP)]
-        param_mistakes = [(param - lr * (1 - momentum) * grad, NOT_EMA),
-                          (param - lr * momentum * grad, FIRST_STEP),
-                          (param, "the parameter did not move: " + FIRST_STEP)]
-    else:
-        new_buf = momentum * buf + grad
-        ema = momentum * buf + (1 - momentum) * grad
-        buf_mistakes = [(ema, NOT_EMA),
-                        (momentum * (buf + grad), "only the old buffer is multiplied by "
-                                                  "momentum: buf = momentum * buf + grad"),
-                        (buf, "update the buffer: new_buf = momentum * buf + grad"),
-                        (grad, "the buffer must remember the past: "
-                               "new_buf = momentum * buf + grad")]
-        param_mistakes = [(param - lr * ema, NOT_EMA),
-                          (param - lr * grad, STEP_WITH_BUF),
-                          (param - lr * buf, "update the buffer first, then step with "
-                                             "the NEW buffer")]
-    new_param = param - lr * new_buf
-    param_mistakes.append((param + lr * new_buf, "gradient DEscent subtracts: "
-                                                 "new_param = param - lr * new_buf"))
-    failure = compare_outputs(output, ("new_param", "new_buf"), (new_param, new_buf),
-                              mistakes={"new_param": param_mistakes, "new_buf": buf_mistakes})
-    if failure is None:
-        shared = [name for name, value in zip(("new_param", "new_buf"), output)
-                  if isinstance(value, np.ndarray) and not value.flags.writeable]
-        if shared:  # only the caller's (read-only) arrays, or views of them, are read-only
-            return Failure(f"{shared[0]} is one of your inputs (or a view of it), not a "
-                           f"new array", ALIASED)
-    return failure
+def _judge_accumulation(inputs: tuple, output) -> Optional[Failure]:
+    grad_fn, w, X, y, micro = inputs
+    n = len(X)
+    parts = [(s.stop - s.start, grad_fn(w, X[s], y[s])) for s in _chunks(n, micro)]
+    expected = sum(rows * g for rows, g in parts) / n
+    means = [g for _, g in parts]
+    full = [g for rows, g in parts if rows == micro]
+    mistakes = [(np.mean(means, axis=0), WEIGHT_BY_SIZE), (np.sum(means, axis=0), SUM_OF_MEANS),
+                (np.sum(means, axis=0) / n, SUM_OVER_N)]
+    if full and len(full) < len(parts):  # a partial last micro-batch that a wrong loop can drop
+        mistakes += [(np.mean(full, axis=0), REMAINDER),
+                     (sum(micro * g for g in full) / (micro * len(full)), REMAINDER),
+                     (sum(micro * g for g in full) / n, REMAINDER)]
+    return compare_array("grad", output, expected, mistakes=mistakes)
 
 
-SGD_MOMENTUM_STEP = Exercise(
-    id="ch00.sgd_momentum_step",
-    function="sgd_momentum_step",
-    params=("param", "grad", "buf", "lr", "momentum"),
-    summary="one step of SGD with momentum, PyTorch's convention, without changing the inputs",
+def _accumulation_exception_hint(exc: BaseException) -> Optional[str]:
+    if isinstance(exc, ValueError) and "rows at a time" in str(exc):
+        return EMPTY if str(exc).startswith("grad_fn got 0 rows") else TOO_BIG
+    return None
+
+
+ACCUMULATED_GRADIENT = Exercise(
+    id="ch00.accumulated_gradient",
+    function="accumulated_gradient",
+    params=("grad_fn", "w", "X", "y", "micro_batch"),
+    summary="the gradient of the mean loss over a whole batch, from micro-batches that fit",
     cases=(
-        Case("first step (buf is None), momentum 0.9",
-             _sgd_inputs(20, (5,), True, 0.1, 0.9), _judge_sgd_momentum),
-        Case("later step (buf given), 3 × 4 weight, momentum 0.9",
-             _sgd_inputs(21, (3, 4), False, 0.05, 0.9), _judge_sgd_momentum),
-        Case("later step, momentum 0.5, lr 0.3",
-             _sgd_inputs(22, (6,), False, 0.3, 0.5), _judge_sgd_momentum),
-        Case("first step, random shape (seeded), momentum 0.99",
-             _random_sgd_inputs(23, True, 0.01, 0.99), _judge_sgd_momentum),
-        Case("later step, random shape (seeded), momentum 0.9",
-             _random_sgd_inputs(25, False, 0.1, 0.9), _judge_sgd_momentum),
+        Case("12 rows in micro-batches of 4, least squares", _accumulation_inputs(50, 12, 3, 4),
+             _judge_accumulation),
+        Case("10 rows in micro-batches of 4 (the last has 2), least squares",
+             _accumulation_inputs(51, 10, 3, 4), _judge_accumulation),
+        Case("7 rows, one at a time, softmax regression with 3 classes",
+             _accumulation_inputs(52, 7, 4, 1, classes=3), _judge_accumulation),
+        Case("5 rows, micro_batch 8 (one micro-batch)", _accumulation_inputs(53, 5, 4, 8),
+             _judge_accumulation),
+        Case("random rows and micro_batch (seeded), least squares",
+             _accumulation_inputs(54, None, 3, None), _judge_accumulation),
+        Case("random rows and micro_batch (seeded), softmax regression",
+             _accumulation_inputs(55, None, 3, None, classes=3), _judge_accumulation),
     ),
-    exception_hint=_read_only_hint,
+    exception_hint=_accumulation_exception_hint,
 )
 
-EXERCISES = [SCALE_SHIFT_BACKWARD, NUMERICAL_GRADIENT, BCE_WITH_LOGITS, SGD_MOMENTUM_STEP]
+EXERCISES = [SCALE_SHIFT_BACKWARD, NUMERICAL_GRADIENT, BCE_WITH_LOGITS, ACCUMULATED_GRADIENT]

@@ -299,96 +299,112 @@ MC_DROPOUT_PREDICT = Exercise(
 )
 
 
-# ------------------------------------------------------ 4. paired comparison
-NAIVE = ("a higher accuracy is not yet a real difference: compare |b - c| with "
-         "2 * sqrt(b + c) and answer 'tie' when it is not larger")
-UNPAIRED = ("you compared the two accuracies as if they came from different test sets; on "
-            "the SAME images only the discordant ones (b and c) carry information, and the "
-            "paired count is much sharper")
-STRICT = "a difference counts only when |b - c| is strictly greater than 2 * sqrt(b + c)"
+# ------------------------------------------------- 4. choosing a rate, with its noise
+ON_TEST = ("that is the rate with the best TEST accuracy: choose on the validation set; the "
+           "test set is looked at once, after every choice is made")
+ONE_SEED = ("a single run (one seed, or the best single entry) is mostly noise: average each "
+            "rate's validation accuracy over the seeds and take the highest mean")
+NO_SPREAD = ("the rate with the highest mean is not the only candidate: a rate whose paired "
+             "difference from it is within two standard errors cannot be told apart from it")
+UNPAIRED = ("the seeds are PAIRED (seed s trains every rate with the same initialisation and "
+            "batches): take the per-seed differences d_s and their standard error "
+            "std(d, ddof=1) / sqrt(S); comparing the two means with their own spreads lets "
+            "the seed-to-seed swings hide real differences")
+SD_NOT_SE = ("the noise of a MEAN over S seeds is its standard error, std(d, ddof=1) / "
+             "sqrt(S), not the standard deviation of the single differences")
+SELF = "the chosen rate belongs to the list too (it cannot be told apart from itself)"
 
 
-def _paired_inputs(seed: int, counts: Optional[tuple]):
-    """counts = (both right, only A right (b), only B right (c), both wrong)."""
+def _rate_inputs(seed: int, rates: Optional[tuple], seeds: Optional[int]):
+    """Per-seed accuracies (%) with a large effect of the seed shared by every rate (as
+    in the chapter: a lucky initialisation helps at every rate), small noise per run,
+    and a test set whose noise need not agree with the validation set's."""
     def make() -> tuple:
         rng = np.random.default_rng(seed)
-        if counts is None:
-            n = int(rng.integers(200, 2000))
-            b, c = (int(k) for k in rng.integers(0, n // 12, size=2))
-            both = int(rng.integers(0, n - b - c))
-            chosen = (both, b, c, n - both - b - c)
-        else:
-            chosen = counts
-        a = np.repeat([True, True, False, False], chosen)
-        bb = np.repeat([True, False, True, False], chosen)
-        order = rng.permutation(len(a))
-        return a[order], bb[order]
+        chosen = (tuple(sorted(rng.choice([0.0, 0.1, 0.2, 0.3, 0.5, 0.6, 0.7, 0.8],
+                                          size=int(rng.integers(4, 7)), replace=False)))
+                  if rates is None else rates)
+        n_seeds = int(rng.integers(4, 9)) if seeds is None else seeds
+        peak = float(rng.uniform(0.2, 0.6))
+        true = 85.0 - 25.0 * (np.asarray(chosen) - peak) ** 2 + rng.normal(0, 0.5, len(chosen))
+        seed_effect = rng.normal(0.0, 2.5, n_seeds)
+        val = true[:, None] + seed_effect[None, :] + rng.normal(0, 0.7, (len(chosen), n_seeds))
+        test = true[:, None] + seed_effect[None, :] + rng.normal(0, 1.2, (len(chosen), n_seeds))
+        return [float(r) for r in chosen], np.round(val, 1), np.round(test, 1)
     return make
 
 
-def _verdict(b: int, c: int, strict: bool = True) -> str:
-    real = abs(b - c) > 2 * np.sqrt(b + c) if strict else abs(b - c) >= 2 * np.sqrt(b + c)
-    return ("A" if b > c else "B") if real else "tie"
+def _choice(rates: list, acc: np.ndarray, paired: bool = True, se: bool = True,
+            ddof: int = 1) -> tuple:
+    """(chosen rate, sorted rates within 2 noise units of it) for accuracies acc."""
+    best = int(np.argmax(acc.mean(axis=1)))
+    n = acc.shape[1]
+    tied = []
+    for i, rate in enumerate(rates):
+        d = acc[best] - acc[i]
+        spread = (np.std(d, ddof=ddof) if paired else
+                  np.sqrt(np.var(acc[best], ddof=ddof) + np.var(acc[i], ddof=ddof)))
+        if d.mean() <= 2 * spread / (np.sqrt(n) if se else 1.0):
+            tied.append(rate)
+    return rates[best], tied
 
 
-def _judge_paired(inputs: tuple, output) -> Optional[Failure]:
-    correct_a, correct_b = inputs
-    b = int(np.sum(correct_a & ~correct_b))
-    c = int(np.sum(~correct_a & correct_b))
-    expected = _verdict(b, c)
-    if not isinstance(output, (tuple, list)) or len(output) != 3:
-        return Failure(f"expected a tuple (verdict, b, c), got {describe(output)}",
-                       "end with `return verdict, b, c`")
-    verdict, got_b, got_c = output
+def _judge_rate(inputs: tuple, output) -> Optional[Failure]:
+    rates, val, test = inputs
+    if not isinstance(output, (tuple, list)) or len(output) != 2:
+        return Failure(f"expected a tuple (chosen, tied), got {describe(output)}",
+                       "end with `return chosen, tied`")
+    chosen, tied = output
+    expected, expected_tied = _choice(rates, val)
     try:
-        counts = (int(got_b), int(got_c))
+        got = float(chosen)
     except (TypeError, ValueError):
-        return Failure(f"b and c must be whole numbers, got {describe(got_b)} and "
-                       f"{describe(got_c)}", "count with int(np.sum(...))")
-    if counts != (b, c):
-        totals = (int(correct_a.sum()), int(correct_b.sum()))
-        hint = ("b and c count only the images where the two models DISAGREE: b = A right "
-                "and B wrong, c = B right and A wrong" if counts == totals else
-                "b is A right and B wrong, c the other way round" if counts == (c, b) else
-                "b = np.sum(correct_a & ~correct_b), c = np.sum(~correct_a & correct_b)")
-        return Failure(f"expected b = {b}, c = {c}, got b = {counts[0]}, c = {counts[1]}", hint)
-    if verdict == expected:
+        return Failure(f"chosen: expected the rate {expected}, got {describe(chosen)}",
+                       "return the rate itself (an entry of rates), not its index or a list")
+    if got != expected:
+        message = f"chosen: expected p = {expected}, got p = {got}"
+        for wrong, hint in ((_choice(rates, test)[0], ON_TEST),
+                            (rates[int(np.argmax(val[:, 0]))], ONE_SEED),
+                            (rates[int(np.argmax(val.max(axis=1)))], ONE_SEED)):
+            if got == wrong:
+                return Failure(message, hint)
+        return Failure(message, "choose the rate (an entry of rates) with the highest mean "
+                                "validation accuracy over the seeds")
+    try:
+        got_tied = sorted(float(r) for r in np.ravel(np.asarray(tied, dtype=float)))
+    except (TypeError, ValueError):
+        return Failure(f"tied: expected a list of rates, got {describe(tied)}",
+                       "return the rates themselves, in a list")
+    if got_tied == expected_tied:
         return None
-    n = len(correct_a)
-    acc_a, acc_b = correct_a.mean(), correct_b.mean()
-    unpaired_se = np.sqrt(acc_a * (1 - acc_a) / n + acc_b * (1 - acc_b) / n)
-    naive = "A" if acc_a > acc_b else ("B" if acc_b > acc_a else "tie")
-    unpaired = (("A" if acc_a > acc_b else "B")
-                if abs(acc_a - acc_b) > 2 * unpaired_se else "tie")
-    message = f"b = {b}, c = {c}: expected verdict {expected!r}, got {verdict!r}"
-    if verdict not in ("A", "B", "tie"):
-        return Failure(message, "the verdict is one of the strings 'A', 'B' or 'tie'")
-    if b + c == 0:
-        return Failure(message, "with b = c = 0 the two models agree on every image: a tie "
-                                "(and beware: (b - c) / sqrt(b + c) is 0 / 0 here)")
-    for wrong, hint in ((_verdict(b, c, strict=False), STRICT), (naive, NAIVE),
-                        (unpaired, UNPAIRED), (_verdict(c, b), "b > c means A is better")):
-        if verdict == wrong:
+    message = f"tied: expected {expected_tied}, got {got_tied}"
+    paired_sd = _choice(rates, val, se=False)[1]
+    for wrong, hint in (([expected], NO_SPREAD), ([], SELF),
+                        ([r for r in expected_tied if r != expected], SELF),
+                        (_choice(rates, val, paired=False)[1], UNPAIRED),
+                        (paired_sd, SD_NOT_SE)):
+        if got_tied == sorted(wrong):
             return Failure(message, hint)
     return Failure(message, "")
 
 
-PAIRED_VERDICT = Exercise(
-    id="ch02.paired_verdict",
-    function="paired_verdict",
-    params=("correct_a", "correct_b"),
-    summary="judge a difference between two models on the same test images (paired count)",
+CHOOSE_RATE = Exercise(
+    id="ch02.choose_rate",
+    function="choose_rate",
+    params=("rates", "val_acc", "test_acc"),
+    summary="choose a dropout rate on validation, and say which rates the seeds cannot separate",
     cases=(
-        Case("359 images, b = 15, c = 3", _paired_inputs(31, (310, 15, 3, 31)), _judge_paired),
-        Case("359 images, b = 10, c = 4", _paired_inputs(32, (320, 10, 4, 25)), _judge_paired),
-        Case("359 images, b = 3, c = 20", _paired_inputs(33, (300, 3, 20, 36)), _judge_paired),
-        Case("two identical models", _paired_inputs(34, (330, 0, 0, 29)), _judge_paired),
-        Case("on the boundary: b = 12, c = 4", _paired_inputs(35, (320, 12, 4, 23)),
-             _judge_paired),
-        Case("1,000 images, b = 40, c = 22", _paired_inputs(36, (760, 40, 22, 178)),
-             _judge_paired),
-        Case("random counts", _paired_inputs(37, None), _judge_paired),
+        Case("5 rates, 5 seeds", _rate_inputs(41, (0.0, 0.1, 0.3, 0.5, 0.7), 5), _judge_rate),
+        Case("6 rates (the chapter's sweep), 5 seeds",
+             _rate_inputs(42, (0.0, 0.1, 0.3, 0.5, 0.7, 0.8), 5), _judge_rate),
+        Case("4 rates, 8 seeds", _rate_inputs(43, (0.0, 0.2, 0.5, 0.8), 8), _judge_rate),
+        Case("5 rates, 4 seeds", _rate_inputs(44, (0.0, 0.2, 0.4, 0.6, 0.8), 4), _judge_rate),
+        Case("random rates and number of seeds", _rate_inputs(45, None, None), _judge_rate),
+        Case("random rates and number of seeds, again", _rate_inputs(46, None, None),
+             _judge_rate),
+        Case("random rates and number of seeds, a third time", _rate_inputs(50, None, None),
+             _judge_rate),
     ),
 )
 
-EXERCISES = [STANDARD_DROPOUT, STANDARD_TO_INVERTED, MC_DROPOUT_PREDICT, PAIRED_VERDICT]
+EXERCISES = [STANDARD_DROPOUT, STANDARD_TO_INVERTED, MC_DROPOUT_PREDICT, CHOOSE_RATE]
