@@ -7,7 +7,7 @@ can use the chapters as they are.
 A code cell tagged ``exercise`` becomes an nbgrader *autograded answer* (solution,
 not graded, not locked; grade_id ``chNN_<function>``); the cell tagged
 ``exercise-check`` under it becomes its *autograder test* (graded, locked, worth the
-exercise's points; grade_id ``ch00_sgd_momentum_step_check``). Stale nbgrader metadata on
+exercise's points; grade_id ``ch00_bce_with_logits_check``). Stale nbgrader metadata on
 any other cell is removed. Only metadata changes: sources and outputs stay as they
 are. ``--check`` also reports what nbgrader's ``generate_assignment`` would refuse:
 the words ``BEGIN SOLUTION`` / ``END SOLUTION`` anywhere outside an exercise cell
