@@ -7,21 +7,14 @@ points AND get the hint that names its mistake, or the cases grade nothing.
 """
 from __future__ import annotations
 
-import textwrap
 
 import numpy as np
 import pytest
 
+from fixtures.exercise_checks import assert_mutant_caught, define
 from fixtures.exercise_notebooks import chapter0_notebook
 from mlpcore.exercises import chapter_exercises, check, get_exercise
 from mlpcore.exercises._notebook import find_exercise_source, load_cells
-
-
-def define(source: str, function: str):
-    namespace: dict = {}
-    exec("import numpy as np", namespace)
-    exec(textwrap.dedent(source), namespace)
-    return namespace[function]
 
 
 @pytest.fixture(scope="module")
@@ -225,14 +218,7 @@ def test_every_exercise_has_at_least_two_mutants():
 @pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
                          ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in MUTANTS])
 def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, capsys):
-    exercise = get_exercise(exercise_id)
-    result = check(exercise_id, define(source, exercise.function))
-    printed = capsys.readouterr().out
-    assert result.points < result.max_points, f"mutant {name} was not caught:\n{printed}"
-    failed = [case for case in result.cases if case.status != "passed"]
-    assert any(hint in case.hint for case in failed), (
-        f"mutant {name}: no failing case has the hint {hint!r}:\n{printed}")
-    assert "Traceback" not in printed
+    assert_mutant_caught(exercise_id, name, source, hint, capsys)
 
 
 def test_stub_reports_not_attempted_in_one_line(capsys):

@@ -13,12 +13,12 @@ import nbformat
 import numpy as np
 import pytest
 
+from fixtures.exercise_checks import assert_mutant_caught, define
 from fixtures.exercise_notebooks import load_tool
 from mlpcore.exercises import chapter_exercises, check, get_exercise
 from mlpcore.exercises._notebook import find_exercise_source, load_cells
 from mlpcore.module import Parameter
 from mlpcore.optim import AdamW
-from test_exercises_ch00 import define
 
 CHAPTER = Path(__file__).resolve().parents[1] / "book" / "01_weight_decay.ipynb"
 
@@ -231,14 +231,7 @@ def test_every_exercise_has_five_cases_and_two_mutants():
 @pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
                          ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in MUTANTS])
 def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, capsys):
-    exercise = get_exercise(exercise_id)
-    result = check(exercise_id, define(source, exercise.function))
-    printed = capsys.readouterr().out
-    assert result.points < result.max_points, f"mutant {name} was not caught:\n{printed}"
-    failed = [case for case in result.cases if case.status != "passed"]
-    assert any(hint in case.hint for case in failed), (
-        f"mutant {name}: no failing case has the hint {hint!r}:\n{printed}")
-    assert "Traceback" not in printed
+    assert_mutant_caught(exercise_id, name, source, hint, capsys)
 
 
 def test_adamw_reference_agrees_with_mlpcore():

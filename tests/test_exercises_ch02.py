@@ -10,24 +10,17 @@ valid way (vectorised, `binomial`) must pass too.
 from __future__ import annotations
 
 import importlib.util
-import textwrap
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 
+from fixtures.exercise_checks import assert_mutant_caught, define
 from mlpcore.exercises import chapter_exercises, check, get_exercise
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER = ROOT / "book" / "02_dropout.ipynb"
-
-
-def define(source: str, function: str):
-    namespace: dict = {}
-    exec("import numpy as np", namespace)
-    exec(textwrap.dedent(source), namespace)
-    return namespace[function]
 
 
 def exercise_cells(path: Path) -> dict[str, str]:
@@ -302,15 +295,7 @@ def test_every_exercise_has_enough_cases_and_mutants():
 @pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
                          ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in MUTANTS])
 def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, capsys):
-    exercise = get_exercise(exercise_id)
-    with np.errstate(all="ignore"):
-        result = check(exercise_id, define(source, exercise.function))
-    printed = capsys.readouterr().out
-    assert result.points < result.max_points, f"mutant {name} was not caught:\n{printed}"
-    failed = [case for case in result.cases if case.status != "passed"]
-    assert any(hint in case.hint for case in failed), (
-        f"mutant {name}: no failing case has the hint {hint!r}:\n{printed}")
-    assert "Traceback" not in printed
+    assert_mutant_caught(exercise_id, name, source, hint, capsys)
 
 
 @pytest.mark.parametrize("exercise_id, source", ALTERNATIVES,

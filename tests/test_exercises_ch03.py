@@ -7,12 +7,12 @@ names its mistake, or the cases grade nothing. The student edition's stubs score
 from __future__ import annotations
 
 import math
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from fixtures.exercise_checks import assert_mutant_caught, define
 from fixtures.exercise_notebooks import load_tool
 from mlpcore import BatchNorm1d, Parameter, init
 from mlpcore.clip import clip_grad_norm_
@@ -21,13 +21,6 @@ from mlpcore.exercises._notebook import find_exercise_source, load_cells
 from mlpcore.exercises import ch03
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "book" / "03_vanishing_exploding_gradients.ipynb"
-
-
-def define(source: str, function: str):
-    namespace: dict = {}
-    exec("import numpy as np", namespace)
-    exec(textwrap.dedent(source), namespace)
-    return namespace[function]
 
 
 @pytest.fixture(scope="module")
@@ -242,14 +235,7 @@ def test_every_exercise_has_enough_cases_and_mutants():
 @pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
                          ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in MUTANTS])
 def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, capsys):
-    exercise = get_exercise(exercise_id)
-    result = check(exercise_id, define(source, exercise.function))
-    printed = capsys.readouterr().out
-    assert result.points < result.max_points, f"mutant {name} was not caught:\n{printed}"
-    failed = [case for case in result.cases if case.status != "passed"]
-    assert any(hint in case.hint for case in failed), (
-        f"mutant {name}: no failing case has the hint {hint!r}:\n{printed}")
-    assert "Traceback" not in printed
+    assert_mutant_caught(exercise_id, name, source, hint, capsys)
 
 
 def test_student_edition_scores_zero(tmp_path, capsys):

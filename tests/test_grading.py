@@ -20,7 +20,8 @@ from fixtures.exercise_notebooks import (ROOT, cell_text, chapter0_notebook, ch0
 from mlpcore.exercises import run_exercise
 from mlpgrader.grader import (discover, grade_all, grade_exercise, plan, score_table,
                               write_report)
-from test_exercises_ch00 import MUTANTS, define
+from fixtures.exercise_checks import define
+from test_exercises_ch00 import MUTANTS
 
 EXERCISES = ch00_exercises()
 FIRST, SECOND, LAST = EXERCISES[0], EXERCISES[1], EXERCISES[-1]
