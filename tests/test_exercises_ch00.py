@@ -1,8 +1,7 @@
 """Chapter 0's graded exercises, checked in-process (as `check` runs in a notebook).
 
-The reference solutions come from the chapter notebook (book/00_mlp_in_numpy.ipynb
-once it holds the exercise cells; until then the stand-in built from
-tools/ch00_exercise_cells.py). MUTANTS are plausible learner mistakes: each must lose
+The reference solutions come from the chapter notebook, book/00_mlp_in_numpy.ipynb.
+MUTANTS are plausible learner mistakes: each must lose
 points AND get the hint that names its mistake, or the cases grade nothing.
 """
 from __future__ import annotations
@@ -11,21 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fixtures.exercise_checks import assert_mutant_caught, define
+from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
 from fixtures.exercise_notebooks import chapter0_notebook
 from mlpcore.exercises import chapter_exercises, check, get_exercise
-from mlpcore.exercises._notebook import find_exercise_source, load_cells
+from mlpcore.exercises._notebook import load_cells
 
 
 @pytest.fixture(scope="module")
 def reference_functions(tmp_path_factory):
-    cells = load_cells(chapter0_notebook(tmp_path_factory.mktemp("ch00")))
-    functions = {}
-    for exercise in chapter_exercises("ch00"):
-        source = find_exercise_source(cells, exercise)
-        assert source is not None, f"the chapter has no exercise cell for {exercise.id}"
-        functions[exercise.id] = define(source, exercise.function)
-    return functions
+    return solutions_from(load_cells(chapter0_notebook(tmp_path_factory.mktemp("ch00"))), "ch00")
 
 
 # (exercise, mutant name, source, a fragment the hint must contain)

@@ -13,28 +13,19 @@ import nbformat
 import numpy as np
 import pytest
 
-from fixtures.exercise_checks import assert_mutant_caught, define
+from fixtures.exercise_checks import assert_mutant_caught, solutions_from
 from fixtures.exercise_notebooks import load_tool
 from mlpcore.exercises import chapter_exercises, check, get_exercise
-from mlpcore.exercises._notebook import find_exercise_source, load_cells
+from mlpcore.exercises._notebook import load_cells
 from mlpcore.module import Parameter
 from mlpcore.optim import AdamW
 
 CHAPTER = Path(__file__).resolve().parents[1] / "book" / "01_weight_decay.ipynb"
 
 
-def functions_from(cells: list) -> dict:
-    functions = {}
-    for exercise in chapter_exercises("ch01"):
-        source = find_exercise_source(cells, exercise)
-        assert source is not None, f"the chapter has no exercise cell for {exercise.id}"
-        functions[exercise.id] = define(source, exercise.function)
-    return functions
-
-
 @pytest.fixture(scope="module")
 def reference_functions():
-    return functions_from(load_cells(CHAPTER))
+    return solutions_from(load_cells(CHAPTER), "ch01")
 
 
 # (exercise, mutant name, source, a fragment the hint must contain)
@@ -216,7 +207,7 @@ def test_student_edition_scores_zero(capsys):
     tool = load_tool("make_student_edition")
     student, stubbed = tool.student_notebook(nbformat.read(CHAPTER, as_version=4), CHAPTER.stem)
     assert sorted(stubbed) == sorted(e.id for e in chapter_exercises("ch01"))
-    functions = functions_from([dict(cell) for cell in student.cells])
+    functions = solutions_from([dict(cell) for cell in student.cells], "ch01")
     for exercise in chapter_exercises("ch01"):
         result = check(exercise.id, functions[exercise.id])
         assert result.status == "not_attempted" and result.points == 0, capsys.readouterr().out

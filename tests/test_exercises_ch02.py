@@ -16,7 +16,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from fixtures.exercise_checks import assert_mutant_caught, define
+from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
+from mlpcore.exercises._notebook import load_cells
 from mlpcore.exercises import chapter_exercises, check, get_exercise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,12 +37,7 @@ def exercise_cells(path: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def reference_functions():
-    cells = exercise_cells(CHAPTER)
-    functions = {}
-    for exercise in chapter_exercises("ch02"):
-        assert exercise.function in cells, f"the chapter has no exercise cell for {exercise.id}"
-        functions[exercise.id] = define(cells[exercise.function], exercise.function)
-    return functions
+    return solutions_from(load_cells(CHAPTER), "ch02")
 
 
 # (exercise, mutant name, source, a fragment the hint must contain)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fixtures.exercise_checks import assert_mutant_caught, define
+from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
 from fixtures.exercise_notebooks import load_tool
 from mlpcore import BatchNorm1d, Parameter, init
 from mlpcore.clip import clip_grad_norm_
@@ -25,13 +25,7 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "book" / "03_vanishing_explo
 
 @pytest.fixture(scope="module")
 def reference_functions():
-    cells = load_cells(NOTEBOOK)
-    functions = {}
-    for exercise in chapter_exercises("ch03"):
-        source = find_exercise_source(cells, exercise)
-        assert source is not None, f"the chapter has no exercise cell for {exercise.id}"
-        functions[exercise.id] = define(source, exercise.function)
-    return functions
+    return solutions_from(load_cells(NOTEBOOK), "ch03")
 
 
 # (exercise, mutant name, source, a fragment the hint must contain)
