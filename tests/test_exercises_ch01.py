@@ -35,31 +35,31 @@ MUTANTS = [
         def l2_penalty(named_params, lam):
             penalty = sum(0.5 * lam * np.sum(w * w) for _, w in named_params)
             return penalty, [lam * w for _, w in named_params]
-        """, "biases are not decayed"),
+        """, "are not decayed"),
     ("ch01.l2_penalty", "forgets_the_half", """
         def l2_penalty(named_params, lam):
-            keep = [(n, w) for n, w in named_params if not n.endswith("bias")]
+            keep = [(n, w) for n, w in named_params if w.ndim >= 2]
             penalty = sum(lam * np.sum(w * w) for _, w in keep)
-            return penalty, [np.zeros_like(w) if n.endswith("bias") else lam * w
+            return penalty, [lam * w if w.ndim >= 2 else np.zeros_like(w)
                              for n, w in named_params]
         """, "the 1/2 cancels"),
     ("ch01.l2_penalty", "gradient_two_lam_w", """
         def l2_penalty(named_params, lam):
-            keep = [(n, w) for n, w in named_params if not n.endswith("bias")]
+            keep = [(n, w) for n, w in named_params if w.ndim >= 2]
             penalty = sum(0.5 * lam * np.sum(w * w) for _, w in keep)
-            return penalty, [np.zeros_like(w) if n.endswith("bias") else 2 * lam * w
+            return penalty, [2 * lam * w if w.ndim >= 2 else np.zeros_like(w)
                              for n, w in named_params]
         """, "the 1/2 cancels"),
     ("ch01.l2_penalty", "norm_not_squared", """
         def l2_penalty(named_params, lam):
-            keep = [(n, w) for n, w in named_params if not n.endswith("bias")]
+            keep = [(n, w) for n, w in named_params if w.ndim >= 2]
             penalty = sum(0.5 * lam * np.linalg.norm(w) for _, w in keep)
-            return penalty, [np.zeros_like(w) if n.endswith("bias") else lam * w
+            return penalty, [lam * w if w.ndim >= 2 else np.zeros_like(w)
                              for n, w in named_params]
         """, "SQUARED"),
     ("ch01.l2_penalty", "grads_only_for_weights", """
         def l2_penalty(named_params, lam):
-            keep = [(n, w) for n, w in named_params if not n.endswith("bias")]
+            keep = [(n, w) for n, w in named_params if w.ndim >= 2]
             penalty = sum(0.5 * lam * np.sum(w * w) for _, w in keep)
             return penalty, [lam * w for _, w in keep]
         """, "one gradient per parameter"),
@@ -151,7 +151,7 @@ MUTANTS = [
     ("ch01.choose_lambda", "chooses_on_test", """
         def choose_lambda(lambdas, train_errors, val_errors, test_errors):
             return float(lambdas[np.argmin(test_errors.mean(axis=0))])
-        """, "test set must not choose"),
+        """, "test set must not choose anything"),
     ("ch01.choose_lambda", "chooses_on_train", """
         def choose_lambda(lambdas, train_errors, val_errors, test_errors):
             return float(lambdas[np.argmin(train_errors.mean(axis=0))])
