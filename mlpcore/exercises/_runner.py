@@ -9,8 +9,8 @@ Hints: a case's hint names a mistake only when the answer matched that mistake (
 case file's judges decide). ``collect`` then shows each hint once per exercise (the
 first case that earned it); adds the constant-factor hint only when the answer is the
 same multiple c of the expected one in every case; and for choices that several wrong
-rules can give (``Failure.suspects``), names a rule only if it alone gives the answer
-in every failing case.
+rules can give (``Failure.suspects``, ``Passed.suspects``), names a rule only if it
+alone gives the learner's answer in every case, failing or passing.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Optional
 
 from mlpcore.exercises._call import CallOutcome, call, signature_problem
-from mlpcore.exercises._registry import PUBLIC_CASES_SEED, Case, Exercise, Failure
+from mlpcore.exercises._registry import PUBLIC_CASES_SEED, Case, Exercise, Failure, Passed
 
 PASS_MARK = "✓"
 FAIL_MARK = "✗"
@@ -147,10 +147,15 @@ def _settle_hints(cases: list[CaseResult]) -> list[CaseResult]:
                        else f"your values are {scales[0]:.4g} times the expected ones in "
                             f"every case: a missing or extra constant factor")
     suspected = [set(case.suspects) for case in cases if case.suspects is not None]
+    if not any(case.suspects is not None and case.status != "passed" for case in cases):
+        suspected = []                                # nothing failed that a rule explains
     common = set.intersection(*suspected) if suspected else set()
     rule_hint = common.pop() if len(common) == 1 else ""
     settled, seen = [], set()
     for case in cases:
+        if case.status == "passed":
+            settled.append(replace(case, scale=None, suspects=None))
+            continue
         hint = rule_hint if case.suspects is not None else case.hint or factor_hint
         if hint in seen:
             hint = ""
@@ -164,8 +169,10 @@ def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOut
     copy of the case's inputs; the judge may take a third argument, the arguments as
     they were after the call (for exercises that update an argument in place)."""
     def verdict(status: str, failure: Optional[Failure] = None) -> CaseResult:
-        passed = status == "passed"
-        return CaseResult(case.name, status, case.points if passed else 0, case.points,
+        if status == "passed":
+            return CaseResult(case.name, status, case.points, case.points,
+                              suspects=failure.suspects if failure else None)
+        return CaseResult(case.name, status, 0, case.points,
                           failure.message if failure else "", failure.hint if failure else "",
                           failure.scale if failure else None,
                           failure.suspects if failure else None)
@@ -192,8 +199,8 @@ def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOut
     except Exception as exc:  # an answer so odd that the comparison itself failed
         failure = Failure(f"could not check the answer ({type(exc).__name__}: "
                           f"{str(exc)[:200]})")
-    if failure is None:
-        return verdict("passed")
+    if failure is None or isinstance(failure, Passed):
+        return verdict("passed", failure)
     if outcome.warning:
         failure = replace(failure, message=f"{failure.message} (NumPy warned: "
                                            f"{outcome.warning})")
