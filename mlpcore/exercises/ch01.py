@@ -52,7 +52,7 @@ SQUARE_EACH = ("add the squared norm of each weight, sum over weights of ||w||^2
 ONE_PER_PARAM = ("return one gradient per parameter, in the same order, with zeros for "
                  "the parameters that are not decayed")
 ZERO_NOT_NONE = ("a parameter that is not decayed still gets a gradient: an array of zeros "
-                 "of its shape, np.zeros_like(p), not None")
+                 "of its shape, np.zeros_like(p), not None or the number 0")
 L1 = "lam * sign(w) is the L1 penalty's gradient; the L2 penalty's is lam * w"
 
 
@@ -141,8 +141,9 @@ def _judge_l2_penalty(inputs: tuple, output) -> Optional[Failure]:
                        f"{describe(got_grads)}", ONE_PER_PARAM)
     for index, ((name, w), got, want) in enumerate(zip(named, got_grads, grads)):
         label = f"grads[{index}] ({name})"
-        if got is None and not _is_decayed(w):
-            return Failure(f"{label}: got None instead of an array", ZERO_NOT_NONE)
+        if not _is_decayed(w) and (got is None or (np.ndim(got) == 0 and np.ndim(w) > 0)):
+            return Failure(f"{label}: expected an array of shape {np.shape(w)}, got "
+                           f"{describe(got)}", ZERO_NOT_NONE)
         mistakes: list[Mistake] = [(2 * lam * w, HALF), (lam * np.sign(w), L1)]
         if not _is_decayed(w):
             mistakes.insert(0, (lam * w, BY_ROLE if name.endswith("weight") else NOT_DECAYED))
