@@ -136,32 +136,42 @@ def collect(exercise: Exercise, cases: list[CaseResult], message: str = "") -> E
 
 
 def _settle_hints(cases: list[CaseResult]) -> list[CaseResult]:
-    """The constant-factor hint if the answer is c times the expected one in every case
-    (every entry: ``_compare._scale_factor``), then each hint once: on the first case
-    that has it."""
-    scales = [case.scale for case in cases]
-    factor_hint = ""
-    if len(scales) >= 2 and all(s is not None for s in scales) and \
-            all(math.isclose(s, scales[0], rel_tol=1e-6) for s in scales):
-        factor_hint = ("the sign is flipped" if math.isclose(scales[0], -1.0, rel_tol=1e-6)
-                       else f"your values are {scales[0]:.4g} times the expected ones in "
-                            f"every case: a missing or extra constant factor")
-    suspected = [set(case.suspects) for case in cases if case.suspects is not None]
-    if not any(case.suspects is not None and case.status != "passed" for case in cases):
-        suspected = []                                # nothing failed that a rule explains
-    common = set.intersection(*suspected) if suspected else set()
-    rule_hint = common.pop() if len(common) == 1 else ""
+    """Each failing case's hint as the module docstring says, each hint once (on the
+    first case that has it); ``scale`` and ``suspects`` cleared."""
+    factor_hint, rule_hint = _factor_hint(cases), _rule_hint(cases)
     settled, seen = [], set()
     for case in cases:
-        if case.status == "passed":
-            settled.append(replace(case, scale=None, suspects=None))
-            continue
-        hint = rule_hint if case.suspects is not None else case.hint or factor_hint
-        if hint in seen:
-            hint = ""
+        hint = ""
+        if case.status != "passed":
+            hint = rule_hint if case.suspects is not None else case.hint or factor_hint
+        settled.append(replace(case, hint="" if hint in seen else hint, scale=None,
+                               suspects=None))
         seen.add(hint)
-        settled.append(replace(case, hint=hint, scale=None, suspects=None))
     return settled
+
+
+def _factor_hint(cases: list[CaseResult]) -> str:
+    """The constant-factor hint, if the answer is c times the expected one in every
+    entry (``_compare._scale_factor``) of every case, with the same c: one case, and
+    above all one number, is always "c times" the expected one."""
+    scales = [case.scale for case in cases]
+    if len(scales) < 2 or any(s is None for s in scales) or \
+            not all(math.isclose(s, scales[0], rel_tol=1e-6) for s in scales):
+        return ""
+    if math.isclose(scales[0], -1.0, rel_tol=1e-6):
+        return "the sign is flipped"
+    return (f"your values are {scales[0]:.4g} times the expected ones in every case: a "
+            f"missing or extra constant factor")
+
+
+def _rule_hint(cases: list[CaseResult]) -> str:
+    """The one wrong rule that gives the learner's answer in every case that reports
+    suspects (passing ones included), if some case failed; else no hint."""
+    if not any(case.suspects is not None and case.status != "passed" for case in cases):
+        return ""
+    common = set.intersection(*[set(case.suspects) for case in cases
+                                if case.suspects is not None])
+    return common.pop() if len(common) == 1 else ""
 
 
 def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOutcome) -> CaseResult:
