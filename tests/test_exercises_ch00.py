@@ -442,6 +442,42 @@ HELD_OUT_MUTANTS = [
                      for i in range(0, len(X), micro_batch)]
             return np.average(np.array(grads), axis=0, weights=[micro_batch] * len(grads))
         """, "weight each by its row count"),
+    # a second batch, first graded on seeds 12345, 777, 31337 and 1000-1019
+    ("ch00.scale_shift_backward", "chain_rule_times_gamma", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (grad_out * x).sum(axis=0) * gamma, grad_out.sum(axis=0)
+        """, None),
+    ("ch00.numerical_gradient", "half_steps", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                plus, minus = x.copy(), x.copy()
+                plus[i] += eps / 2
+                minus[i] -= eps / 2
+                grad[i] = (f(plus) - f(minus)) / (2 * eps)
+            return grad
+        """, None),
+    ("ch00.bce_with_logits", "gradient_over_n_twice", """
+        def bce_with_logits(logits, targets):
+            n = len(logits)
+            per = np.logaddexp(0, logits) - logits * targets
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), (p - targets) / n / n
+        """, None),
+    ("ch00.bce_with_logits", "integer_targets", """
+        def bce_with_logits(logits, targets):
+            t = targets.astype(int)
+            per = np.logaddexp(0, logits) - logits * t
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), (p - t) / len(logits)
+        """, "soft labels"),
+    ("ch00.accumulated_gradient", "weighted_sum_over_chunk_count", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            starts = range(0, len(X), micro_batch)
+            total = sum(len(X[i:i + micro_batch]) * grad_fn(w, X[i:i + micro_batch], y[i:i + micro_batch])
+                        for i in starts)
+            return total / (len(starts) * micro_batch) * (len(X) / len(X))
+        """, "divide the weighted sum by N"),
 ]
 
 ALL_MUTANTS = MUTANTS + MORE_MUTANTS + HELD_OUT_MUTANTS

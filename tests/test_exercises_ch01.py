@@ -472,6 +472,41 @@ HELD_OUT_MUTANTS = [
             best = np.argmin(mean)
             return float(lambdas[mean <= mean[best] + se[best]].max())
         """, None),
+    # a second batch, first graded on seeds 12345, 777, 31337 and 1000-1019
+    ("ch01.l2_penalty", "scalar_zero_gradients", """
+        def l2_penalty(named_params, lam):
+            penalty = sum(0.5 * lam * np.sum(w * w) for _, w in named_params if w.ndim >= 2)
+            return penalty, [lam * w if w.ndim >= 2 else 0.0 for _, w in named_params]
+        """, "not None or the number 0"),
+    ("ch01.adamw_step", "rmsprop_numerator", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            vh = v / (1 - b2 ** step)
+            return param * (1 - lr * weight_decay) - lr * grad / (np.sqrt(vh) + eps), m, v
+        """, None),
+    ("ch01.adamw_step", "v_corrected_with_beta1", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            mh, vh = m / (1 - b1 ** step), v / (1 - b1 ** step)
+            return param * (1 - lr * weight_decay) - lr * mh / (np.sqrt(vh) + eps), m, v
+        """, frozenset({"divide m by (1 - beta1**step)"})),
+    ("ch01.ridge_with_bias", "median_centring", """
+        def ridge_with_bias(X, y, lam):
+            n, d = X.shape
+            xm, ym = np.median(X, axis=0), np.median(y)
+            Xc, yc = X - xm, y - ym
+            w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(d), Xc.T @ yc)
+            return w, float(ym - xm @ w)
+        """, None),
+    ("ch01.choose_lambda", "next_lambda_after_best", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            best = int(np.argmin(val_errors.mean(axis=0)))
+            return float(lambdas[min(best + 1, len(lambdas) - 1)])
+        """, None),
 ]
 
 ALL_MUTANTS = MUTANTS + MORE_MUTANTS + HELD_OUT_MUTANTS
