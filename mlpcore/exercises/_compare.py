@@ -7,10 +7,13 @@ and whose hint names the likely mistake. Known mistakes are passed in as
 ``(wrong_value, hint)`` pairs computed by the case file: if the learner's answer
 equals one of them, that hint is the diagnosis. A wrong value given as a plain tuple
 is a shape: an answer of that (wrong) shape gets the hint, whatever its values.
+There is no fallback guess: an answer that matches no known mistake gets no hint,
+except the constant-factor one, which ``_runner.collect`` gives only when the answer
+is the same multiple of the expected one in every entry of every case.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -56,6 +59,8 @@ def _scale_factor(got: np.ndarray, expected: np.ndarray) -> Optional[float]:
         return None
     factor = float(np.sum(got * expected)) / norm2
     residual = float(np.linalg.norm(got - factor * expected))
+    if not (np.isfinite(factor) and np.isfinite(residual)):
+        return None
     if residual > 1e-6 * np.sqrt(norm2) * max(1.0, abs(factor)) or abs(factor - 1.0) < 1e-6:
         return None
     return factor
@@ -91,7 +96,10 @@ def compare_array(label: str, got: Any, expected: np.ndarray, *,
         message = f"{label}: expected shape {expected.shape}, got shape {array.shape}"
         return Failure(message, _shape_hint(array, expected, mistakes))
 
-    if array.dtype != expected.dtype:
+    # A single number may come back as a Python int (a sum that started at 0 and found
+    # nothing to add): its value is judged, not its type.
+    integer_scalar = array.ndim == 0 and expected.ndim == 0 and array.dtype.kind in "iu"
+    if array.dtype != expected.dtype and not integer_scalar:
         hint = ("integer arithmetic lost the fractions: build arrays from the inputs "
                 "(np.zeros_like(x), x.copy()) instead of np.zeros(n, dtype=int)"
                 if array.dtype.kind in "iu" else
@@ -111,16 +119,30 @@ def compare_array(label: str, got: Any, expected: np.ndarray, *,
     error = float(np.max(np.abs(array - expected)))
     message = (f"{label}: expected {preview(expected)}, got {preview(array)}; "
                f"max abs error {error:.3g}")
+    hint = _closest_mistake(array, expected, mistakes)
+    if hint is not None:
+        return Failure(message, hint)
+    # A constant factor is only a diagnosis if it is the same in every case: the runner
+    # decides (one case, and above all one number, is always "c times" the expected one).
+    return Failure(message, default_hint, scale=_scale_factor(array, expected))
+
+
+def _closest_mistake(array: np.ndarray, expected: np.ndarray,
+                     mistakes: Sequence[Mistake]) -> Optional[str]:
+    """The hint of the known wrong answer that ``array`` equals; if it is within the
+    tolerance of several, the nearest one's (two mistakes can differ by little). A
+    mistake that this case cannot tell from the right answer (within 10 times the
+    tolerance: a late step's bias correction, say) names nothing here."""
+    matches = []
     for wrong, hint in mistakes:
-        if not isinstance(wrong, tuple) and _close(array, np.asarray(wrong)):
-            return Failure(message, hint)
-    factor = _scale_factor(array, expected)
-    if factor is not None:
-        if abs(factor + 1.0) < 1e-6:
-            return Failure(message, "the sign is flipped")
-        return Failure(message, f"your values are {factor:.4g} times the expected ones: "
-                                f"a missing or extra constant factor")
-    return Failure(message, default_hint)
+        if isinstance(wrong, tuple):
+            continue
+        wrong = np.asarray(wrong)
+        if _close(wrong, expected, 10 * RTOL, 10 * ATOL):
+            continue
+        if _close(array, wrong):
+            matches.append((float(np.max(np.abs(array - wrong), initial=0.0)), hint))
+    return min(matches, key=lambda match: match[0])[1] if matches else None
 
 
 def _shape_hint(array: np.ndarray, expected: np.ndarray, mistakes: Sequence[Mistake]) -> str:
@@ -140,31 +162,47 @@ def _shape_hint(array: np.ndarray, expected: np.ndarray, mistakes: Sequence[Mist
     return ""
 
 
+def _swapped(got_other: Any, expected_here: np.ndarray) -> bool:
+    """True if the other slot holds this output's expected value: a real swap, not a
+    wrong value that happens to equal another output (a known mistake's hint wins)."""
+    try:
+        return _close(np.asarray(got_other, dtype=np.float64), np.asarray(expected_here))
+    except (TypeError, ValueError):
+        return False
+
+
 def compare_outputs(output: Any, names: Sequence[str], expected: Sequence[np.ndarray], *,
                     mistakes: Optional[dict[str, Sequence[Mistake]]] = None,
-                    nan_hint: str = "", default_hints: Optional[dict[str, str]] = None,
+                    nan_hint: Union[str, dict[str, str]] = "",
+                    default_hints: Optional[dict[str, str]] = None,
                     ) -> Optional[Failure]:
     """Check a function that returns a tuple of arrays (``names`` in order).
+    ``nan_hint`` may be one hint or one per output name.
 
-    The first wrong entry is reported. If it equals another entry's expected value,
-    the hint says the outputs are in the wrong order."""
+    The first wrong entry is reported. If it equals another entry's expected value (and
+    no known mistake explains it, or the two are really swapped), the hint says the
+    outputs are in the wrong order."""
     mistakes = mistakes or {}
     default_hints = default_hints or {}
+    nan_hints = nan_hint if isinstance(nan_hint, dict) else {name: nan_hint for name in names}
     order = ", ".join(names)
     if len(names) == 1:
         return compare_array(names[0], output, expected[0], mistakes=mistakes.get(names[0], ()),
-                             nan_hint=nan_hint, default_hint=default_hints.get(names[0], ""))
+                             nan_hint=nan_hints.get(names[0], ""),
+                             default_hint=default_hints.get(names[0], ""))
     if not isinstance(output, (tuple, list)) or len(output) != len(names):
         return Failure(f"expected a tuple of {len(names)} arrays ({order}), got {describe(output)}",
                        f"end with `return {order}`")
     for index, (name, got, want) in enumerate(zip(names, output, expected)):
         failure = compare_array(name, got, want, mistakes=mistakes.get(name, ()),
-                                nan_hint=nan_hint, default_hint=default_hints.get(name, ""))
+                                nan_hint=nan_hints.get(name, ""),
+                                default_hint=default_hints.get(name, ""))
         if failure is None:
             continue
         array = np.asarray(got) if isinstance(got, np.ndarray) else None
         for other_index, other in enumerate(expected):
-            if other_index != index and array is not None and _close(array, other):
+            if other_index != index and array is not None and _close(array, other) \
+                    and (not failure.hint or _swapped(output[other_index], want)):
                 return Failure(failure.message,
                                f"this is {names[other_index]}: return them in the order "
                                f"({order})")
