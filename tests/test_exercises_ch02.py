@@ -258,6 +258,16 @@ MUTANTS = [
                 probs.append(e / e.sum(axis=1, keepdims=True))
             return np.mean(probs, axis=0), np.std(probs, axis=0)
         """, "NEW mask for every sample"),
+    ("ch02.mc_dropout_predict", "variance_not_std", """
+        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
+            h = np.maximum(x @ w1 + b1, 0)
+            probs = []
+            for _ in range(n_samples):
+                z = (h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+                probs.append(e / e.sum(axis=1, keepdims=True))
+            return np.mean(probs, axis=0), np.var(probs, axis=0)
+        """, "square root"),
     ("ch02.mc_dropout_predict", "dropout_on_the_input", """
         def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
             probs = []
