@@ -194,6 +194,197 @@ MUTANTS = [
 ]
 
 
+# More plausible wrong solutions (issue 19), each written as a learner would: every one
+# must lose points on every seed, with the hint for its mistake (or none: None).
+MORE_MUTANTS = [
+    # ---- ch00.scale_shift_backward
+    ("ch00.scale_shift_backward", "summed_linear_gradient", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (x.T @ grad_out).sum(axis=0), grad_out.sum(axis=0)
+        """, "Linear's weight gradient"),
+    ("ch00.scale_shift_backward", "diagonal_of_the_wrong_product", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, np.diag(x @ grad_out.T), grad_out.sum(axis=0)
+        """, "wrong axis"),
+    ("ch00.scale_shift_backward", "beta_summed_over_everything", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (grad_out * x).sum(axis=0), grad_out.sum()
+        """, "not a single number"),
+    ("ch00.scale_shift_backward", "beta_scaled_by_gamma", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (grad_out * x).sum(axis=0), (grad_out * gamma).sum(axis=0)
+        """, "dy/dbeta is 1"),
+    ("ch00.scale_shift_backward", "gamma_broadcast_over_rows", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma[:, None], (grad_out * x).sum(axis=0), grad_out.sum(axis=0)
+        """, "scales feature d, a COLUMN"),
+    ("ch00.scale_shift_backward", "only_gamma_averaged", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (grad_out * x).mean(axis=0), grad_out.sum(axis=0)
+        """, "don't average"),
+    ("ch00.scale_shift_backward", "gamma_gradient_without_x", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, grad_out.sum(axis=0), grad_out.sum(axis=0)
+        """, "not grad_out alone"),
+    ("ch00.scale_shift_backward", "x_where_gamma_belongs", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * x, (grad_out * x).sum(axis=0), grad_out.sum(axis=0)
+        """, "dy/dx is gamma, not x"),
+    ("ch00.scale_shift_backward", "keepdims_left_in", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return (grad_out * gamma, (grad_out * x).sum(axis=0, keepdims=True),
+                    grad_out.sum(axis=0, keepdims=True))
+        """, "extra axis of length 1"),
+    # ---- ch00.numerical_gradient
+    ("ch00.numerical_gradient", "own_small_step", """
+        def numerical_gradient(f, x, eps):
+            h = 1e-5
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                plus, minus = x.copy(), x.copy()
+                plus[i] += h
+                minus[i] -= h
+                grad[i] = (f(plus) - f(minus)) / (2 * h)
+            return grad
+        """, "use the eps you are given"),
+    ("ch00.numerical_gradient", "loops_over_rows", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            for i in range(len(x)):
+                plus, minus = x.copy(), x.copy()
+                plus[i] += eps
+                minus[i] -= eps
+                grad[i] = (f(plus) - f(minus)) / (2 * eps)
+            return grad
+        """, "x[i] of a 2-D x is a whole row"),
+    ("ch00.numerical_gradient", "relative_step", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                plus, minus = x.copy(), x.copy()
+                plus[i] *= 1 + eps
+                minus[i] *= 1 - eps
+                grad[i] = (f(plus) - f(minus)) / (2 * eps)
+            return grad
+        """, "absolute step"),
+    ("ch00.numerical_gradient", "backward_difference", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                minus = x.copy()
+                minus[i] -= eps
+                grad[i] = (f(x) - f(minus)) / eps
+            return grad
+        """, "one-sided"),
+    ("ch00.numerical_gradient", "list_of_partials", """
+        def numerical_gradient(f, x, eps):
+            partials = []
+            for i in np.ndindex(x.shape):
+                plus, minus = x.copy(), x.copy()
+                plus[i] += eps
+                minus[i] -= eps
+                partials.append((f(plus) - f(minus)) / (2 * eps))
+            return np.array(partials)
+        """, "x's shape"),
+    ("ch00.numerical_gradient", "integer_gradient_array", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros(x.shape, dtype=int)
+            for i in np.ndindex(x.shape):
+                plus, minus = x.copy(), x.copy()
+                plus[i] += eps
+                minus[i] -= eps
+                grad[i] = (f(plus) - f(minus)) / (2 * eps)
+            return grad
+        """, "integer arithmetic"),
+    # ---- ch00.bce_with_logits
+    ("ch00.bce_with_logits", "softplus_that_overflows", """
+        def bce_with_logits(logits, targets):
+            per = np.log1p(np.exp(logits)) - logits * targets
+            p = 1 / (1 + np.exp(-logits))
+            return per.mean(), (p - targets) / len(logits)
+        """, "stable form"),
+    ("ch00.bce_with_logits", "epsilon_inside_the_log", """
+        def bce_with_logits(logits, targets):
+            p = 1 / (1 + np.exp(-logits))
+            loss = -np.mean(targets * np.log(p + 1e-12) + (1 - targets) * np.log(1 - p + 1e-12))
+            return loss, (p - targets) / len(logits)
+        """, "finite but too small"),
+    ("ch00.bce_with_logits", "clipped_logits", """
+        def bce_with_logits(logits, targets):
+            z = np.clip(logits, -30, 30)
+            per = np.maximum(z, 0) - z * targets + np.log1p(np.exp(-np.abs(z)))
+            p = 1 / (1 + np.exp(-z))
+            return per.mean(), (p - targets) / len(z)
+        """, "finite but too small"),
+    ("ch00.bce_with_logits", "positive_term_only", """
+        def bce_with_logits(logits, targets):
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return np.mean(targets * np.logaddexp(0, -logits)), (p - targets) / len(logits)
+        """, "two terms"),
+    ("ch00.bce_with_logits", "gradient_averaged_to_a_number", """
+        def bce_with_logits(logits, targets):
+            per = np.logaddexp(0, logits) - logits * targets
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), np.mean(p - targets)
+        """, "one entry per example"),
+    ("ch00.bce_with_logits", "reversed_gradient_without_n", """
+        def bce_with_logits(logits, targets):
+            per = np.logaddexp(0, logits) - logits * targets
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), targets - p
+        """, "log-likelihood"),
+    # ---- ch00.accumulated_gradient
+    ("ch00.accumulated_gradient", "weights_by_micro_batch", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total = np.zeros_like(w)
+            for i in range(0, len(X), micro_batch):
+                total = total + micro_batch * grad_fn(w, X[i:i + micro_batch], y[i:i + micro_batch])
+            return total / len(X)
+        """, "weight it by its own row count"),
+    ("ch00.accumulated_gradient", "divides_by_slots", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total, k = np.zeros_like(w), 0
+            for i in range(0, len(X), micro_batch):
+                rows = slice(i, i + micro_batch)
+                total = total + len(X[rows]) * grad_fn(w, X[rows], y[rows])
+                k += 1
+            return total / (k * micro_batch)
+        """, "divide the weighted sum by N"),
+    ("ch00.accumulated_gradient", "split_into_count", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            k = max(len(X) // micro_batch, 1)
+            total = np.zeros_like(w)
+            for Xp, yp in zip(np.array_split(X, k), np.array_split(y, k)):
+                total = total + len(Xp) * grad_fn(w, Xp, yp)
+            return total / len(X)
+        """, "refuses more than micro_batch rows"),
+    ("ch00.accumulated_gradient", "targets_not_sliced", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total = np.zeros_like(w)
+            for i in range(0, len(X), micro_batch):
+                total = total + len(X[i:i + micro_batch]) * grad_fn(w, X[i:i + micro_batch], y)
+            return total / len(X)
+        """, "incompatible shapes"),
+    ("ch00.accumulated_gradient", "running_average", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total = None
+            for i in range(0, len(X), micro_batch):
+                g = grad_fn(w, X[i:i + micro_batch], y[i:i + micro_batch])
+                total = g if total is None else (total + g) / 2
+            return total
+        """, frozenset({"weight each by its row count"})),  # for two micro-batches it IS one
+    ("ch00.accumulated_gradient", "stops_before_the_remainder", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total = np.zeros_like(w)
+            for i in range(0, len(X) - micro_batch + 1, micro_batch):
+                total = total + micro_batch * grad_fn(w, X[i:i + micro_batch], y[i:i + micro_batch])
+            return total / len(X)
+        """, "the last rows were left out"),
+]
+
+ALL_MUTANTS = MUTANTS + MORE_MUTANTS
+
+
 def test_reference_solutions_score_full_points(reference_functions, capsys):
     for exercise in chapter_exercises("ch00"):
         result = check(exercise.id, reference_functions[exercise.id])
@@ -203,13 +394,14 @@ def test_reference_solutions_score_full_points(reference_functions, capsys):
         assert printed.count("✓") == len(exercise.cases) and "✗" not in printed
 
 
-def test_every_exercise_has_at_least_two_mutants():
+def test_every_exercise_has_at_least_four_more_mutants():
     for exercise in chapter_exercises("ch00"):
         assert sum(m[0] == exercise.id for m in MUTANTS) >= 2, exercise.id
+        assert sum(m[0] == exercise.id for m in MORE_MUTANTS) >= 4, exercise.id
 
 
-@pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
-                         ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in MUTANTS])
+@pytest.mark.parametrize("exercise_id, name, source, hint", ALL_MUTANTS,
+                         ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in ALL_MUTANTS])
 def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, capsys):
     assert_mutant_caught(exercise_id, name, source, hint, capsys)
 

@@ -2,6 +2,8 @@
 cells, the comparison helpers and the runner's handling of odd learner code."""
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import re
 from pathlib import Path
@@ -10,6 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from fixtures.exercise_checks import hints_shown
 from fixtures.exercise_notebooks import ROOT, load_tool
 from mlpcore.exercises import (PUBLIC_CASES_SEED, Case, Exercise, all_exercises,
                                chapter_exercises, chapter_names, compare_array,
@@ -281,3 +284,35 @@ def test_each_hint_is_shown_once_per_exercise():
     result = run_exercise(exercise, lambda x: x)
     assert result.points == 0 and [case.hint for case in result.cases].count("named") == 1
     assert result.summary().count("named") == 1
+
+
+# ---- every listed hint is reachable ---------------------------------------------------
+def listed_hints(chapter: str) -> dict:
+    """{name: text} of the hints a case file lists: its top-level UPPER_CASE string
+    constants of four words or more (short ones, like an init scheme's name, are data)."""
+    module = importlib.import_module(f"mlpcore.exercises.{chapter}")
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    names = [target.id for node in tree.body if isinstance(node, ast.Assign)
+             for target in node.targets
+             if isinstance(target, ast.Name) and target.id.isupper()]
+    return {name: getattr(module, name) for name in names
+            if isinstance(getattr(module, name), str) and len(getattr(module, name).split()) >= 4}
+
+
+def chapter_mutants(chapter: str) -> list:
+    """The (exercise, name, source, hint) wrong solutions of tests/test_exercises_chNN.py."""
+    module = importlib.import_module(f"test_exercises_{chapter}")
+    return list(getattr(module, "ALL_MUTANTS", module.MUTANTS))
+
+
+@pytest.mark.parametrize("chapter", chapter_names())
+def test_every_listed_hint_is_reached_by_a_wrong_solution(chapter):
+    """A hint no wrong answer can trigger is dead text (or, worse, a case that cannot
+    catch the mistake it names): each listed hint must be shown to at least one of the
+    chapter's mutants, on the seeds the mutants are graded on."""
+    shown = set()
+    for exercise_id, _, source, _ in chapter_mutants(chapter):
+        shown |= hints_shown(exercise_id, source)
+    unreached = sorted(name for name, text in listed_hints(chapter).items()
+                       if not any(text in hint for hint in shown))
+    assert not unreached, f"{chapter}: no wrong solution in the tests gets these hints: {unreached}"

@@ -96,7 +96,10 @@ def compare_array(label: str, got: Any, expected: np.ndarray, *,
         message = f"{label}: expected shape {expected.shape}, got shape {array.shape}"
         return Failure(message, _shape_hint(array, expected, mistakes))
 
-    if array.dtype != expected.dtype:
+    # A single number may come back as a Python int (a sum that started at 0 and found
+    # nothing to add): its value is judged, not its type.
+    integer_scalar = array.ndim == 0 and expected.ndim == 0 and array.dtype.kind in "iu"
+    if array.dtype != expected.dtype and not integer_scalar:
         hint = ("integer arithmetic lost the fractions: build arrays from the inputs "
                 "(np.zeros_like(x), x.copy()) instead of np.zeros(n, dtype=int)"
                 if array.dtype.kind in "iu" else
@@ -116,12 +119,25 @@ def compare_array(label: str, got: Any, expected: np.ndarray, *,
     error = float(np.max(np.abs(array - expected)))
     message = (f"{label}: expected {preview(expected)}, got {preview(array)}; "
                f"max abs error {error:.3g}")
-    for wrong, hint in mistakes:
-        if not isinstance(wrong, tuple) and _close(array, np.asarray(wrong)):
-            return Failure(message, hint)
+    hint = _closest_mistake(array, mistakes)
+    if hint is not None:
+        return Failure(message, hint)
     # A constant factor is only a diagnosis if it is the same in every case: the runner
     # decides (one case, and above all one number, is always "c times" the expected one).
     return Failure(message, default_hint, scale=_scale_factor(array, expected))
+
+
+def _closest_mistake(array: np.ndarray, mistakes: Sequence[Mistake]) -> Optional[str]:
+    """The hint of the known wrong answer that ``array`` equals; if it is within the
+    tolerance of several, the nearest one's (two mistakes can differ by little)."""
+    matches = []
+    for wrong, hint in mistakes:
+        if isinstance(wrong, tuple):
+            continue
+        wrong = np.asarray(wrong)
+        if _close(array, wrong):
+            matches.append((float(np.max(np.abs(array - wrong), initial=0.0)), hint))
+    return min(matches, key=lambda match: match[0])[1] if matches else None
 
 
 def _shape_hint(array: np.ndarray, expected: np.ndarray, mistakes: Sequence[Mistake]) -> str:
@@ -141,14 +157,24 @@ def _shape_hint(array: np.ndarray, expected: np.ndarray, mistakes: Sequence[Mist
     return ""
 
 
+def _swapped(got_other: Any, expected_here: np.ndarray) -> bool:
+    """True if the other slot holds this output's expected value: a real swap, not a
+    wrong value that happens to equal another output (a known mistake's hint wins)."""
+    try:
+        return _close(np.asarray(got_other, dtype=np.float64), np.asarray(expected_here))
+    except (TypeError, ValueError):
+        return False
+
+
 def compare_outputs(output: Any, names: Sequence[str], expected: Sequence[np.ndarray], *,
                     mistakes: Optional[dict[str, Sequence[Mistake]]] = None,
                     nan_hint: str = "", default_hints: Optional[dict[str, str]] = None,
                     ) -> Optional[Failure]:
     """Check a function that returns a tuple of arrays (``names`` in order).
 
-    The first wrong entry is reported. If it equals another entry's expected value,
-    the hint says the outputs are in the wrong order."""
+    The first wrong entry is reported. If it equals another entry's expected value (and
+    no known mistake explains it, or the two are really swapped), the hint says the
+    outputs are in the wrong order."""
     mistakes = mistakes or {}
     default_hints = default_hints or {}
     order = ", ".join(names)
@@ -165,7 +191,8 @@ def compare_outputs(output: Any, names: Sequence[str], expected: Sequence[np.nda
             continue
         array = np.asarray(got) if isinstance(got, np.ndarray) else None
         for other_index, other in enumerate(expected):
-            if other_index != index and array is not None and _close(array, other):
+            if other_index != index and array is not None and _close(array, other) \
+                    and (not failure.hint or _swapped(output[other_index], want)):
                 return Failure(failure.message,
                                f"this is {names[other_index]}: return them in the order "
                                f"({order})")

@@ -41,10 +41,14 @@ class Failure:
     came; ``hint`` points at the likely mistake (empty when there is no good guess).
     ``scale`` is c when the wrong answer is c times the expected one in every entry
     (set by ``compare_array``); the runner names the factor only when c is the same in
-    every case of the exercise."""
+    every case of the exercise. ``suspects``, for answers that several wrong rules can
+    give (a choice among a few values), holds the hints of every rule that gives this
+    answer: the runner shows a hint only if one rule gives the answer in every failing
+    case (``hint`` is then ignored)."""
     message: str
     hint: str = ""
     scale: Optional[float] = None
+    suspects: Optional[tuple[str, ...]] = None
 
 
 @dataclass(frozen=True)

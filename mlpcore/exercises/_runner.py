@@ -7,8 +7,10 @@ outside the child, with ``judge_case`` and ``collect``. Same judges, same verdic
 
 Hints: a case's hint names a mistake only when the answer matched that mistake (the
 case file's judges decide). ``collect`` then shows each hint once per exercise (the
-first case that earned it), and adds the constant-factor hint only when the answer
-is the same multiple c of the expected one in every case.
+first case that earned it); adds the constant-factor hint only when the answer is the
+same multiple c of the expected one in every case; and for choices that several wrong
+rules can give (``Failure.suspects``), names a rule only if it alone gives the answer
+in every failing case.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ NOT_ATTEMPTED = ("not attempted yet: replace the `raise NotImplementedError(...)
 @dataclass
 class CaseResult:
     """The verdict on one case. status: passed | failed | error | not_attempted.
-    ``scale``: see ``Failure.scale``; ``collect`` uses it and clears it."""
+    ``scale``, ``suspects``: see ``Failure``; ``collect`` uses them and clears them."""
     name: str
     status: str
     points: int
@@ -42,6 +44,7 @@ class CaseResult:
     message: str = ""
     hint: str = ""
     scale: Optional[float] = None
+    suspects: Optional[tuple] = None
 
     def line(self) -> str:
         if self.status == "passed":
@@ -143,13 +146,16 @@ def _settle_hints(cases: list[CaseResult]) -> list[CaseResult]:
         factor_hint = ("the sign is flipped" if math.isclose(scales[0], -1.0, rel_tol=1e-6)
                        else f"your values are {scales[0]:.4g} times the expected ones in "
                             f"every case: a missing or extra constant factor")
+    suspected = [set(case.suspects) for case in cases if case.suspects is not None]
+    common = set.intersection(*suspected) if suspected else set()
+    rule_hint = common.pop() if len(common) == 1 else ""
     settled, seen = [], set()
     for case in cases:
-        hint = case.hint or factor_hint
+        hint = rule_hint if case.suspects is not None else case.hint or factor_hint
         if hint in seen:
             hint = ""
         seen.add(hint)
-        settled.append(replace(case, hint=hint, scale=None))
+        settled.append(replace(case, hint=hint, scale=None, suspects=None))
     return settled
 
 
@@ -161,7 +167,8 @@ def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOut
         passed = status == "passed"
         return CaseResult(case.name, status, case.points if passed else 0, case.points,
                           failure.message if failure else "", failure.hint if failure else "",
-                          failure.scale if failure else None)
+                          failure.scale if failure else None,
+                          failure.suspects if failure else None)
 
     if isinstance(outcome.raised, NotImplementedError):
         return verdict("not_attempted")
@@ -188,8 +195,8 @@ def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOut
     if failure is None:
         return verdict("passed")
     if outcome.warning:
-        failure = Failure(f"{failure.message} (NumPy warned: {outcome.warning})", failure.hint,
-                          failure.scale)
+        failure = replace(failure, message=f"{failure.message} (NumPy warned: "
+                                           f"{outcome.warning})")
     return verdict("failed", failure)
 
 
