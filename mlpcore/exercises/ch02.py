@@ -38,7 +38,10 @@ def _int(rng: np.random.Generator, low: int, high: int) -> int:
 
 
 def _close(a, b) -> bool:
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    try:
+        a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    except (TypeError, ValueError):
+        return False
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
 
 
@@ -345,18 +348,25 @@ def _judge_mc_dropout(inputs: tuple, output, after: tuple = ()) -> Optional[Fail
         MC_NO_RELU: _mc_samples(inputs, keep, relu=False),
     }
     mistakes = {
-        "mean_probs": _unambiguous([(plain, MC_OFF)] + [(m, hint) for hint, (m, _) in wrong.items()]),
-        "std_probs": _unambiguous(
-            [(np.zeros((n, c)), MC_OFF), (std * np.sqrt(n_samples / (n_samples - 1)), MC_DDOF),
-             (std ** 2, MC_VARIANCE), (_mc_logits(inputs, keep).std(axis=0), MC_STD_LOGITS)]
-            + [(s, hint) for hint, (_, s) in wrong.items()]),
+        "mean_probs": [(plain, MC_OFF)] + [(m, hint) for hint, (m, _) in wrong.items()],
+        "std_probs": [(np.zeros((n, c)), MC_OFF),
+                      (std * np.sqrt(n_samples / (n_samples - 1)), MC_DDOF),
+                      (std ** 2, MC_VARIANCE), (_mc_logits(inputs, keep).std(axis=0), MC_STD_LOGITS)]
+                     + [(s, hint) for hint, (_, s) in wrong.items()],
     }
     failure = compare_outputs(output, ("mean_probs", "std_probs"), (mean, std),
-                              mistakes=mistakes, nan_hint=MC_OVERFLOW)
-    if failure is not None and not failure.hint and len(after) == 8 \
-            and _rng_unused(rng, after[7]):
-        failure = Failure(failure.message + " (nothing was drawn from rng)", RNG_UNUSED)
-    return failure
+                              nan_hint=MC_OVERFLOW)
+    if failure is None or failure.hint:   # right, or a NaN / shape / order signature
+        return failure
+    # Probabilities of a few samples can coincide with another mistake's by chance: every
+    # mistake that gives this output is a suspect; the runner names one only if it alone
+    # explains every failing case.
+    name = "mean_probs" if failure.message.startswith("mean_probs") else "std_probs"
+    got = output[0] if name == "mean_probs" else output[1]
+    suspects = {hint for wrong_value, hint in mistakes[name] if _close(got, wrong_value)}
+    if not suspects and len(after) == 8 and _rng_unused(rng, after[7]):
+        return Failure(failure.message + " (nothing was drawn from rng)", RNG_UNUSED)
+    return Failure(failure.message, suspects=tuple(sorted(suspects)))
 
 
 def _mc_case(rng: np.random.Generator, n: int, p: float, n_samples: int, *, d: int = 0,
@@ -487,9 +497,10 @@ def _judge_rate(inputs: tuple, output) -> Optional[Failure]:
         message = f"chosen: expected p = {expected}, got p = {got}"
         if got not in rates and float(got).is_integer() and int(got) == rates.index(expected):
             return Failure(message, INDEX)
-        return Failure(message, _matching_hint(
-            [hint for hint, answers in wrong.items()
-             for choice, _ in answers if choice == got and choice != expected]))
+        # a choice is one of a few rates: several rules (some not listed) can pick it, so
+        # the runner names a rule only if it alone picks the answer in every failing case
+        return Failure(message, suspects=tuple(sorted(
+            {hint for hint, answers in wrong.items() for choice, _ in answers if choice == got})))
     try:
         got_tied = sorted(float(r) for r in np.ravel(np.asarray(tied, dtype=float)))
     except (TypeError, ValueError):
