@@ -234,7 +234,10 @@ MUTANTS = [
             if std[-1] > 10 * std[0] or profile["initial_loss"] > 3 * np.log(10):
                 return "exploding"
             return "healthy"
-        """, "saturation"),
+        """, frozenset({"saturation", "the same at any weight scale", "that is vanishing",
+                   "a few dead units are not a dead network"})),
+    # (3.5's hints explain the network's true label: this rule is wrong on several kinds,
+    # and on the saturated sigmoid only when its gradient shrinks by 100 or more)
     ("ch03.diagnose", "ignores_dead_units", """
         def diagnose(profile):
             std, grads = profile["act_std"], profile["grad_norm"]

@@ -211,8 +211,8 @@ def _judge_conversion(inputs: tuple, output) -> Optional[Failure]:
             (weight, MOVE_FACTOR), (weight / keep, WRONG_DIRECTION),
             ((1 - keep) * weight, CONVENTION), (keep ** 2 * weight, SCALED_TWICE),
             (weight / (1 - keep), BY_DROP)]),
-        "new_bias": _unambiguous([(keep * bias, BIAS_NEVER_DROPPED), (bias / keep, BIAS_NEVER_DROPPED),
-                                  ((1 - keep) * bias, BIAS_NEVER_DROPPED)])})
+        "new_bias": [(keep * bias, BIAS_NEVER_DROPPED), (bias / keep, BIAS_NEVER_DROPPED),
+                     ((1 - keep) * bias, BIAS_NEVER_DROPPED)]})
 
 
 def _conversion_case(rng: np.random.Generator, hidden: int, classes: int, keep: float) -> tuple:
@@ -232,11 +232,11 @@ def _conversion_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case.of("a single output (C = 1)", _conversion_case(rng, _int(rng, 3, 8), 1,
                                                            _keep(rng, 0.3, 0.9)), judge),
         Case.of("keep_prob close to 1 (0.9 to 0.99)",
-                _conversion_case(rng, _int(rng, 2, 8), _int(rng, 2, 6), float(rng.uniform(0.9, 0.99))),
-                judge),
+                _conversion_case(rng, _int(rng, 2, 8), _int(rng, 2, 6),
+                                 float(rng.uniform(0.9, 0.99))), judge),
         Case.of("a small keep_prob (0.1 to 0.35)",
-                _conversion_case(rng, _int(rng, 2, 8), _int(rng, 2, 6), float(rng.uniform(0.1, 0.35))),
-                judge),
+                _conversion_case(rng, _int(rng, 2, 8), _int(rng, 2, 6),
+                                 float(rng.uniform(0.1, 0.35))), judge),
     )
 
 
@@ -268,7 +268,8 @@ MC_ON_INPUT = ("dropout acts on the HIDDEN layer h = ReLU(x @ w1 + b1), not on t
 MC_BIAS = ("only the dropped activations are rescaled by 1 / (1 - p); the bias b2 is added "
            "after, unscaled: (h * keep / (1 - p)) @ w2 + b2")
 MC_NO_RELU = "the hidden layer has a ReLU: h = np.maximum(x @ w1 + b1, 0)"
-MC_STD_LOGITS = "the spread asked for is that of the PROBABILITIES (after the softmax), not of the logits"
+MC_STD_LOGITS = ("the spread asked for is that of the PROBABILITIES (after the softmax), not "
+                 "of the logits")
 MC_OVERFLOW = "subtract each row's maximum logit before np.exp"
 
 
@@ -351,7 +352,8 @@ def _judge_mc_dropout(inputs: tuple, output, after: tuple = ()) -> Optional[Fail
         "mean_probs": [(plain, MC_OFF)] + [(m, hint) for hint, (m, _) in wrong.items()],
         "std_probs": [(np.zeros((n, c)), MC_OFF),
                       (std * np.sqrt(n_samples / (n_samples - 1)), MC_DDOF),
-                      (std ** 2, MC_VARIANCE), (_mc_logits(inputs, keep).std(axis=0), MC_STD_LOGITS)]
+                      (std ** 2, MC_VARIANCE),
+                      (_mc_logits(inputs, keep).std(axis=0), MC_STD_LOGITS)]
                      + [(s, hint) for hint, (_, s) in wrong.items()],
     }
     failure = compare_outputs(output, ("mean_probs", "std_probs"), (mean, std),
