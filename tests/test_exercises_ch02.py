@@ -333,7 +333,7 @@ MUTANTS = [
         def choose_rate(rates, val_acc, test_acc):
             best = int(np.argmax(val_acc.max(axis=1)))
             return rates[best], [rates[best]]
-        """, "single run"),
+        """, frozenset({"single run", "not the only candidate"})),  # two mistakes at once
     ("ch02.choose_rate", "first_seed_only", """
         def choose_rate(rates, val_acc, test_acc):
             best = int(np.argmax(val_acc[:, 0]))

@@ -440,14 +440,11 @@ def _tied(rates: list, acc: np.ndarray, best: int, paired: bool = True, se: bool
           ddof: int = 1) -> list:
     """The sorted rates within 2 noise units of rates[best] for accuracies acc."""
     n = acc.shape[1]
-    tied = []
-    for i, rate in enumerate(rates):
-        d = acc[best] - acc[i]
-        spread = (np.std(d, ddof=ddof) if paired else
-                  np.sqrt(np.var(acc[best], ddof=ddof) + np.var(acc[i], ddof=ddof)))
-        if d.mean() <= 2 * spread / (np.sqrt(n) if se else 1.0):
-            tied.append(rate)
-    return sorted(tied)
+    d = acc[best] - acc                                    # one row per rate
+    spread = (d.std(axis=1, ddof=ddof) if paired else
+              np.sqrt(acc[best].var(ddof=ddof) + acc.var(axis=1, ddof=ddof)))
+    within = d.mean(axis=1) <= 2 * spread / (np.sqrt(n) if se else 1.0)
+    return sorted(rate for rate, inside in zip(rates, within) if inside)
 
 
 def _choice(rates: list, val: np.ndarray) -> tuple:
@@ -474,12 +471,6 @@ def _wrong_choices(rates: list, val: np.ndarray, test: np.ndarray) -> dict:
         TIED_ON_TEST: [(rates[best], _tied(rates, test, best))],
         SELF: [(rates[best], [r for r in _tied(rates, val, best) if r != rates[best]])],
     }
-
-
-def _matching_hint(candidates: list) -> str:
-    """The hint if exactly one mistake explains the answer, else ""."""
-    hints = {hint for hint in candidates}
-    return hints.pop() if len(hints) == 1 else ""
 
 
 def _judge_rate(inputs: tuple, output) -> Optional[Failure]:
@@ -510,12 +501,11 @@ def _judge_rate(inputs: tuple, output) -> Optional[Failure]:
                        "return the rates themselves, in a list")
     if got_tied == expected_tied:
         return None
-    # the chosen rate is right: only the yardstick can be wrong (a wrong way of choosing
-    # that happens to pick the right rate is not what this answer shows)
-    return Failure(f"tied: expected {expected_tied}, got {got_tied}", _matching_hint(
-        [hint for hint, answers in wrong.items() if hint not in (ON_TEST, ONE_SEED, MEDIAN)
-         for choice, wrong_tied in answers
-         if choice == expected and wrong_tied is not None and wrong_tied == got_tied]))
+    # every rule that gives this (chosen, tied) pair is a suspect: choosing and tying on
+    # the test set give the same answer as tying on it when both sets prefer one rate
+    return Failure(f"tied: expected {expected_tied}, got {got_tied}", suspects=tuple(sorted(
+        {hint for hint, answers in wrong.items() for choice, wrong_tied in answers
+         if choice == expected and wrong_tied is not None and wrong_tied == got_tied})))
 
 
 def _sweep(rng: np.random.Generator, n_rates: int, n_seeds: int, seed_sd: float = 2.5,
@@ -581,10 +571,12 @@ def _stands_out(way: str, others: tuple) -> Callable:
 
 
 def _test_prefers_another(rates, val, test) -> bool:
-    """The test set's choice, and that of validation and test pooled, stand out."""
+    """The test set's choice, and that of validation and test pooled, stand out; and
+    ties measured on the test set give a list of their own."""
     picks = _choices(rates, val, test)
-    return all(picks[way] != picks[other] for way in ("test", "pooled")
-               for other in ("mean", "median", "max", "first"))
+    return (all(picks[way] != picks[other] for way in ("test", "pooled")
+                for other in ("mean", "median", "max", "first"))
+            and _own_lists("test")(rates, val, test))
 _median_prefers_another = _stands_out("median", ("test", "pooled", "max", "first"))
 def _single_run_misleads(rates, val, test) -> bool:
     """The best single entry, and the first seed alone, pick rates of their own."""
