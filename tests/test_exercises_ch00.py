@@ -382,7 +382,105 @@ MORE_MUTANTS = [
         """, "the last rows were left out"),
 ]
 
-ALL_MUTANTS = MUTANTS + MORE_MUTANTS
+# Wrong solutions written after the case generators and first graded on fresh seeds
+# (12345, 777, 31337), where each lost points: held out from the design of the cases.
+HELD_OUT_MUTANTS = [
+    ("ch00.scale_shift_backward", "centres_x_like_batchnorm", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (grad_out * (x - x.mean(axis=0))).sum(axis=0), grad_out.sum(axis=0)
+        """, None),
+    ("ch00.scale_shift_backward", "one_gamma_for_all_features", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma.mean(), (grad_out * x).sum(axis=0), grad_out.sum(axis=0)
+        """, None),
+    ("ch00.numerical_gradient", "step_scaled_by_magnitude", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                h = eps * max(1.0, abs(x[i]))
+                plus, minus = x.copy(), x.copy()
+                plus[i] += h
+                minus[i] -= h
+                grad[i] = (f(plus) - f(minus)) / (2 * h)
+            return grad
+        """, None),
+    ("ch00.numerical_gradient", "float32_to_save_memory", """
+        def numerical_gradient(f, x, eps):
+            x32 = x.astype(np.float32)
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                plus, minus = x32.copy(), x32.copy()
+                plus[i] += eps
+                minus[i] -= eps
+                grad[i] = (f(plus) - f(minus)) / (2 * eps)
+            return grad
+        """, None),
+    ("ch00.bce_with_logits", "sigmoid_as_exp_ratio", """
+        def bce_with_logits(logits, targets):
+            per = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-np.abs(logits)))
+            p = np.exp(logits) / (1 + np.exp(logits))
+            return per.mean(), (p - targets) / len(logits)
+        """, "exp(z) overflows"),
+    ("ch00.bce_with_logits", "stable_form_without_abs", """
+        def bce_with_logits(logits, targets):
+            per = np.maximum(logits, 0) - logits * targets + np.log1p(np.exp(-logits))
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), (p - targets) / len(logits)
+        """, "stable form"),
+    ("ch00.accumulated_gradient", "steps_while_accumulating", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            total, current = np.zeros_like(w), w.copy()
+            for i in range(0, len(X), micro_batch):
+                g = grad_fn(current, X[i:i + micro_batch], y[i:i + micro_batch])
+                total = total + len(X[i:i + micro_batch]) * g
+                current = current - 0.1 * g
+            return total / len(X)
+        """, None),
+    ("ch00.accumulated_gradient", "equal_weights_via_average", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            grads = [grad_fn(w, X[i:i + micro_batch], y[i:i + micro_batch])
+                     for i in range(0, len(X), micro_batch)]
+            return np.average(np.array(grads), axis=0, weights=[micro_batch] * len(grads))
+        """, "weight each by its row count"),
+    # a second batch, first graded on seeds 12345, 777, 31337 and 1000-1019
+    ("ch00.scale_shift_backward", "chain_rule_times_gamma", """
+        def scale_shift_backward(x, gamma, grad_out):
+            return grad_out * gamma, (grad_out * x).sum(axis=0) * gamma, grad_out.sum(axis=0)
+        """, None),
+    ("ch00.numerical_gradient", "half_steps", """
+        def numerical_gradient(f, x, eps):
+            grad = np.zeros_like(x)
+            for i in np.ndindex(x.shape):
+                plus, minus = x.copy(), x.copy()
+                plus[i] += eps / 2
+                minus[i] -= eps / 2
+                grad[i] = (f(plus) - f(minus)) / (2 * eps)
+            return grad
+        """, None),
+    ("ch00.bce_with_logits", "gradient_over_n_twice", """
+        def bce_with_logits(logits, targets):
+            n = len(logits)
+            per = np.logaddexp(0, logits) - logits * targets
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), (p - targets) / n / n
+        """, None),
+    ("ch00.bce_with_logits", "integer_targets", """
+        def bce_with_logits(logits, targets):
+            t = targets.astype(int)
+            per = np.logaddexp(0, logits) - logits * t
+            p = 0.5 * (1 + np.tanh(0.5 * logits))
+            return per.mean(), (p - t) / len(logits)
+        """, "soft labels"),
+    ("ch00.accumulated_gradient", "weighted_sum_over_chunk_count", """
+        def accumulated_gradient(grad_fn, w, X, y, micro_batch):
+            starts = range(0, len(X), micro_batch)
+            total = sum(len(X[i:i + micro_batch]) * grad_fn(w, X[i:i + micro_batch], y[i:i + micro_batch])
+                        for i in starts)
+            return total / (len(starts) * micro_batch) * (len(X) / len(X))
+        """, "divide the weighted sum by N"),
+]
+
+ALL_MUTANTS = MUTANTS + MORE_MUTANTS + HELD_OUT_MUTANTS
 
 
 def test_reference_solutions_score_full_points(reference_functions, capsys):

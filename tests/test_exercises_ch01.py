@@ -408,7 +408,108 @@ MORE_MUTANTS = [
         """, "not the lowest mean + standard error"),
 ]
 
-ALL_MUTANTS = MUTANTS + MORE_MUTANTS
+# Wrong solutions written after the case generators and first graded on fresh seeds
+# (12345, 777, 31337), where each lost points: held out from the design of the cases.
+HELD_OUT_MUTANTS = [
+    ("ch01.l2_penalty", "only_the_first_layer", """
+        def l2_penalty(named_params, lam):
+            name0, w0 = named_params[0]
+            return 0.5 * lam * np.sum(w0 * w0), [lam * w0] + [np.zeros_like(w) for _, w in named_params[1:]]
+        """, None),
+    ("ch01.l2_penalty", "skips_norm_and_bias_by_name", """
+        def l2_penalty(named_params, lam):
+            skip = [n.endswith("bias") or "norm" in n or "bn" in n for n, _ in named_params]
+            penalty = sum(0.5 * lam * np.sum(w * w) for s, (_, w) in zip(skip, named_params) if not s)
+            return penalty, [np.zeros_like(w) if s else lam * w for s, (_, w) in zip(skip, named_params)]
+        """, "decide by role"),
+    ("ch01.adamw_step", "paper_efficient_form", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            lr_t = lr * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+            return param * (1 - lr * weight_decay) - lr_t * m / (np.sqrt(v) + eps), m, v
+        """, None),
+    ("ch01.adamw_step", "amsgrad_by_accident", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = np.maximum(exp_avg_sq, b2 * exp_avg_sq + (1 - b2) * grad * grad)
+            mh, vh = m / (1 - b1 ** step), v / (1 - b2 ** step)
+            return param * (1 - lr * weight_decay) - lr * mh / (np.sqrt(vh) + eps), m, v
+        """, frozenset({"return the updated moments"})),  # where every v shrank, it did
+    ("ch01.ridge_with_bias", "centred_matrix_raw_targets", """
+        def ridge_with_bias(X, y, lam):
+            n, d = X.shape
+            Xc = X - X.mean(axis=0)
+            w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(d), X.T @ y)
+            return w, float(y.mean() - X.mean(axis=0) @ w)
+        """, None),
+    ("ch01.ridge_with_bias", "pseudo_inverse_no_penalty", """
+        def ridge_with_bias(X, y, lam):
+            Xc, yc = X - X.mean(axis=0), y - y.mean()
+            w = np.linalg.pinv(Xc) @ yc
+            return w, float(y.mean() - X.mean(axis=0) @ w)
+        """, None),
+    ("ch01.choose_lambda", "average_standard_error", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            mean = val_errors.mean(axis=0)
+            se = val_errors.std(axis=0, ddof=1) / np.sqrt(len(val_errors))
+            return float(lambdas[mean <= mean.min() + se.mean()].max())
+        """, None),
+    ("ch01.choose_lambda", "two_standard_errors", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            mean = val_errors.mean(axis=0)
+            se = val_errors.std(axis=0, ddof=1) / np.sqrt(len(val_errors))
+            best = np.argmin(mean)
+            return float(lambdas[mean <= mean[best] + 2 * se[best]].max())
+        """, None),
+    ("ch01.choose_lambda", "pools_validation_and_test", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            errors = np.vstack([val_errors, test_errors])
+            mean = errors.mean(axis=0)
+            se = errors.std(axis=0, ddof=1) / np.sqrt(len(errors))
+            best = np.argmin(mean)
+            return float(lambdas[mean <= mean[best] + se[best]].max())
+        """, None),
+    # a second batch, first graded on seeds 12345, 777, 31337 and 1000-1019
+    ("ch01.l2_penalty", "scalar_zero_gradients", """
+        def l2_penalty(named_params, lam):
+            penalty = sum(0.5 * lam * np.sum(w * w) for _, w in named_params if w.ndim >= 2)
+            return penalty, [lam * w if w.ndim >= 2 else 0.0 for _, w in named_params]
+        """, "not None or the number 0"),
+    ("ch01.adamw_step", "rmsprop_numerator", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            vh = v / (1 - b2 ** step)
+            return param * (1 - lr * weight_decay) - lr * grad / (np.sqrt(vh) + eps), m, v
+        """, None),
+    ("ch01.adamw_step", "v_corrected_with_beta1", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            mh, vh = m / (1 - b1 ** step), v / (1 - b1 ** step)
+            return param * (1 - lr * weight_decay) - lr * mh / (np.sqrt(vh) + eps), m, v
+        """, frozenset({"divide m by (1 - beta1**step)"})),
+    ("ch01.ridge_with_bias", "median_centring", """
+        def ridge_with_bias(X, y, lam):
+            n, d = X.shape
+            xm, ym = np.median(X, axis=0), np.median(y)
+            Xc, yc = X - xm, y - ym
+            w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(d), Xc.T @ yc)
+            return w, float(ym - xm @ w)
+        """, None),
+    ("ch01.choose_lambda", "next_lambda_after_best", """
+        def choose_lambda(lambdas, train_errors, val_errors, test_errors):
+            best = int(np.argmin(val_errors.mean(axis=0)))
+            return float(lambdas[min(best + 1, len(lambdas) - 1)])
+        """, None),
+]
+
+ALL_MUTANTS = MUTANTS + MORE_MUTANTS + HELD_OUT_MUTANTS
 
 
 def test_reference_solutions_score_full_points(reference_functions, capsys):

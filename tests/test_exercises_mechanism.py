@@ -14,7 +14,7 @@ import pytest
 
 from fixtures.exercise_checks import hints_shown
 from fixtures.exercise_notebooks import ROOT, load_tool
-from mlpcore.exercises import (PUBLIC_CASES_SEED, Case, Exercise, all_exercises,
+from mlpcore.exercises import (PUBLIC_CASES_SEED, Case, Exercise, Failure, Passed, all_exercises,
                                chapter_exercises, chapter_names, compare_array,
                                compare_outputs, fixed_cases, run_exercise)
 from mlpgrader import wire
@@ -316,3 +316,22 @@ def test_every_listed_hint_is_reached_by_a_wrong_solution(chapter):
     unreached = sorted(name for name, text in listed_hints(chapter).items()
                        if not any(text in hint for hint in shown))
     assert not unreached, f"{chapter}: no wrong solution in the tests gets these hints: {unreached}"
+
+
+def test_a_wrong_rule_is_named_only_if_it_alone_explains_every_case():
+    """Choices that several wrong rules can give (Failure.suspects, Passed.suspects)."""
+    rules = {"rule A": lambda x: x + 1, "rule B": lambda x: x + 1 if x < 2 else x + 2}
+
+    def judge(inputs, output):
+        x = float(inputs[0])
+        suspects = tuple(sorted(hint for hint, rule in rules.items() if output == rule(x)))
+        return Passed(suspects) if output == x else Failure("wrong", suspects=suspects)
+    exercise = Exercise(id="ch00.same", function="same", params=("x",), summary="x",
+                        case_generator=fixed_cases(*(Case.of(f"x = {x}", (x,), judge)
+                                                     for x in (1.0, 3.0, 5.0))))
+    def hints(function):
+        return [case.hint for case in run_exercise(exercise, function).cases if case.hint]
+    assert hints(lambda x: x + 1) == ["rule A"]                      # both fit x = 1 only
+    assert hints(lambda x: x + 1 if x < 2 else x + 2) == ["rule B"]
+    assert hints(lambda x: x + 1 if x < 4 else x) == []              # x = 5 clears rule A
+    assert hints(lambda x: x + 1 if x < 2 else 0.0) == []            # no rule fits x = 3

@@ -41,14 +41,14 @@ from typing import Callable, Union
 from mlpcore.exercises._call import CallOutcome
 from mlpcore.exercises._compare import Mistake, compare_array, compare_outputs
 from mlpcore.exercises._registry import (
-    PUBLIC_CASES_SEED, Case, CaseGenerator, Exercise, Failure, all_exercises,
+    PUBLIC_CASES_SEED, Case, CaseGenerator, Exercise, Failure, Passed, all_exercises,
     chapter_exercises, chapter_names, exercise_ids, find_by_function, fixed_cases,
     get_exercise)
 from mlpcore.exercises._runner import (CaseResult, ExerciseResult, collect, judge_case,
                                        run_exercise)
 
 __all__ = ["check", "NbgraderPoints", "PUBLIC_CASES_SEED", "Case", "CaseGenerator", "Exercise",
-           "Failure", "CaseResult", "ExerciseResult", "CallOutcome", "Mistake",
+           "Failure", "Passed", "CaseResult", "ExerciseResult", "CallOutcome", "Mistake",
            "all_exercises", "chapter_exercises", "chapter_names", "collect", "compare_array",
            "compare_outputs", "exercise_ids", "find_by_function", "fixed_cases",
            "get_exercise", "judge_case", "run_exercise"]

@@ -13,7 +13,7 @@ is the same multiple of the expected one in every entry of every case.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -119,7 +119,7 @@ def compare_array(label: str, got: Any, expected: np.ndarray, *,
     error = float(np.max(np.abs(array - expected)))
     message = (f"{label}: expected {preview(expected)}, got {preview(array)}; "
                f"max abs error {error:.3g}")
-    hint = _closest_mistake(array, mistakes)
+    hint = _closest_mistake(array, expected, mistakes)
     if hint is not None:
         return Failure(message, hint)
     # A constant factor is only a diagnosis if it is the same in every case: the runner
@@ -127,14 +127,19 @@ def compare_array(label: str, got: Any, expected: np.ndarray, *,
     return Failure(message, default_hint, scale=_scale_factor(array, expected))
 
 
-def _closest_mistake(array: np.ndarray, mistakes: Sequence[Mistake]) -> Optional[str]:
+def _closest_mistake(array: np.ndarray, expected: np.ndarray,
+                     mistakes: Sequence[Mistake]) -> Optional[str]:
     """The hint of the known wrong answer that ``array`` equals; if it is within the
-    tolerance of several, the nearest one's (two mistakes can differ by little)."""
+    tolerance of several, the nearest one's (two mistakes can differ by little). A
+    mistake that this case cannot tell from the right answer (within 10 times the
+    tolerance: a late step's bias correction, say) names nothing here."""
     matches = []
     for wrong, hint in mistakes:
         if isinstance(wrong, tuple):
             continue
         wrong = np.asarray(wrong)
+        if _close(wrong, expected, 10 * RTOL, 10 * ATOL):
+            continue
         if _close(array, wrong):
             matches.append((float(np.max(np.abs(array - wrong), initial=0.0)), hint))
     return min(matches, key=lambda match: match[0])[1] if matches else None
@@ -168,25 +173,30 @@ def _swapped(got_other: Any, expected_here: np.ndarray) -> bool:
 
 def compare_outputs(output: Any, names: Sequence[str], expected: Sequence[np.ndarray], *,
                     mistakes: Optional[dict[str, Sequence[Mistake]]] = None,
-                    nan_hint: str = "", default_hints: Optional[dict[str, str]] = None,
+                    nan_hint: Union[str, dict[str, str]] = "",
+                    default_hints: Optional[dict[str, str]] = None,
                     ) -> Optional[Failure]:
     """Check a function that returns a tuple of arrays (``names`` in order).
+    ``nan_hint`` may be one hint or one per output name.
 
     The first wrong entry is reported. If it equals another entry's expected value (and
     no known mistake explains it, or the two are really swapped), the hint says the
     outputs are in the wrong order."""
     mistakes = mistakes or {}
     default_hints = default_hints or {}
+    nan_hints = nan_hint if isinstance(nan_hint, dict) else {name: nan_hint for name in names}
     order = ", ".join(names)
     if len(names) == 1:
         return compare_array(names[0], output, expected[0], mistakes=mistakes.get(names[0], ()),
-                             nan_hint=nan_hint, default_hint=default_hints.get(names[0], ""))
+                             nan_hint=nan_hints.get(names[0], ""),
+                             default_hint=default_hints.get(names[0], ""))
     if not isinstance(output, (tuple, list)) or len(output) != len(names):
         return Failure(f"expected a tuple of {len(names)} arrays ({order}), got {describe(output)}",
                        f"end with `return {order}`")
     for index, (name, got, want) in enumerate(zip(names, output, expected)):
         failure = compare_array(name, got, want, mistakes=mistakes.get(name, ()),
-                                nan_hint=nan_hint, default_hint=default_hints.get(name, ""))
+                                nan_hint=nan_hints.get(name, ""),
+                                default_hint=default_hints.get(name, ""))
         if failure is None:
             continue
         array = np.asarray(got) if isinstance(got, np.ndarray) else None

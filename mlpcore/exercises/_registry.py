@@ -43,12 +43,22 @@ class Failure:
     (set by ``compare_array``); the runner names the factor only when c is the same in
     every case of the exercise. ``suspects``, for answers that several wrong rules can
     give (a choice among a few values), holds the hints of every rule that gives this
-    answer: the runner shows a hint only if one rule gives the answer in every failing
-    case (``hint`` is then ignored)."""
+    answer: the runner shows a hint only if one rule gives the learner's answer in every
+    case that reports suspects (failing ones here, passing ones through ``Passed``);
+    ``hint`` is then ignored."""
     message: str
     hint: str = ""
     scale: Optional[float] = None
     suspects: Optional[tuple[str, ...]] = None
+
+
+@dataclass(frozen=True)
+class Passed:
+    """What a judge may return instead of None for a right answer, to carry evidence
+    for the hints: ``suspects``, the hints of the wrong rules that would have passed
+    this case too (see ``Failure.suspects``; a rule missing here cannot be the one the
+    learner followed)."""
+    suspects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,8 +67,8 @@ class Case:
 
     make_inputs() returns a fresh tuple of positional arguments (the same every call).
     judge(inputs, output) gets a pristine copy of those arguments and what the
-    learner's function returned, and returns None when the answer is right, else a
-    Failure. A case is worth ``points`` (1 by default). Case generators build cases
+    learner's function returned, and returns None (or ``Passed``) when the answer is
+    right, else a Failure. A case is worth ``points`` (1 by default). Case generators build cases
     from drawn values with ``Case.of``."""
     name: str
     make_inputs: Callable[[], tuple]

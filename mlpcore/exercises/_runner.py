@@ -9,8 +9,8 @@ Hints: a case's hint names a mistake only when the answer matched that mistake (
 case file's judges decide). ``collect`` then shows each hint once per exercise (the
 first case that earned it); adds the constant-factor hint only when the answer is the
 same multiple c of the expected one in every case; and for choices that several wrong
-rules can give (``Failure.suspects``), names a rule only if it alone gives the answer
-in every failing case.
+rules can give (``Failure.suspects``, ``Passed.suspects``), names a rule only if it
+alone gives the learner's answer in every case, failing or passing.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Optional
 
 from mlpcore.exercises._call import CallOutcome, call, signature_problem
-from mlpcore.exercises._registry import PUBLIC_CASES_SEED, Case, Exercise, Failure
+from mlpcore.exercises._registry import PUBLIC_CASES_SEED, Case, Exercise, Failure, Passed
 
 PASS_MARK = "✓"
 FAIL_MARK = "✗"
@@ -136,27 +136,42 @@ def collect(exercise: Exercise, cases: list[CaseResult], message: str = "") -> E
 
 
 def _settle_hints(cases: list[CaseResult]) -> list[CaseResult]:
-    """The constant-factor hint if the answer is c times the expected one in every case
-    (every entry: ``_compare._scale_factor``), then each hint once: on the first case
-    that has it."""
-    scales = [case.scale for case in cases]
-    factor_hint = ""
-    if len(scales) >= 2 and all(s is not None for s in scales) and \
-            all(math.isclose(s, scales[0], rel_tol=1e-6) for s in scales):
-        factor_hint = ("the sign is flipped" if math.isclose(scales[0], -1.0, rel_tol=1e-6)
-                       else f"your values are {scales[0]:.4g} times the expected ones in "
-                            f"every case: a missing or extra constant factor")
-    suspected = [set(case.suspects) for case in cases if case.suspects is not None]
-    common = set.intersection(*suspected) if suspected else set()
-    rule_hint = common.pop() if len(common) == 1 else ""
+    """Each failing case's hint as the module docstring says, each hint once (on the
+    first case that has it); ``scale`` and ``suspects`` cleared."""
+    factor_hint, rule_hint = _factor_hint(cases), _rule_hint(cases)
     settled, seen = [], set()
     for case in cases:
-        hint = rule_hint if case.suspects is not None else case.hint or factor_hint
-        if hint in seen:
-            hint = ""
+        hint = ""
+        if case.status != "passed":
+            hint = rule_hint if case.suspects is not None else case.hint or factor_hint
+        settled.append(replace(case, hint="" if hint in seen else hint, scale=None,
+                               suspects=None))
         seen.add(hint)
-        settled.append(replace(case, hint=hint, scale=None, suspects=None))
     return settled
+
+
+def _factor_hint(cases: list[CaseResult]) -> str:
+    """The constant-factor hint, if the answer is c times the expected one in every
+    entry (``_compare._scale_factor``) of every case, with the same c: one case, and
+    above all one number, is always "c times" the expected one."""
+    scales = [case.scale for case in cases]
+    if len(scales) < 2 or any(s is None for s in scales) or \
+            not all(math.isclose(s, scales[0], rel_tol=1e-6) for s in scales):
+        return ""
+    if math.isclose(scales[0], -1.0, rel_tol=1e-6):
+        return "the sign is flipped"
+    return (f"your values are {scales[0]:.4g} times the expected ones in every case: a "
+            f"missing or extra constant factor")
+
+
+def _rule_hint(cases: list[CaseResult]) -> str:
+    """The one wrong rule that gives the learner's answer in every case that reports
+    suspects (passing ones included), if some case failed; else no hint."""
+    if not any(case.suspects is not None and case.status != "passed" for case in cases):
+        return ""
+    common = set.intersection(*[set(case.suspects) for case in cases
+                                if case.suspects is not None])
+    return common.pop() if len(common) == 1 else ""
 
 
 def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOutcome) -> CaseResult:
@@ -164,8 +179,10 @@ def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOut
     copy of the case's inputs; the judge may take a third argument, the arguments as
     they were after the call (for exercises that update an argument in place)."""
     def verdict(status: str, failure: Optional[Failure] = None) -> CaseResult:
-        passed = status == "passed"
-        return CaseResult(case.name, status, case.points if passed else 0, case.points,
+        if status == "passed":
+            return CaseResult(case.name, status, case.points, case.points,
+                              suspects=failure.suspects if failure else None)
+        return CaseResult(case.name, status, 0, case.points,
                           failure.message if failure else "", failure.hint if failure else "",
                           failure.scale if failure else None,
                           failure.suspects if failure else None)
@@ -192,8 +209,8 @@ def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOut
     except Exception as exc:  # an answer so odd that the comparison itself failed
         failure = Failure(f"could not check the answer ({type(exc).__name__}: "
                           f"{str(exc)[:200]})")
-    if failure is None:
-        return verdict("passed")
+    if failure is None or isinstance(failure, Passed):
+        return verdict("passed", failure)
     if outcome.warning:
         failure = replace(failure, message=f"{failure.message} (NumPy warned: "
                                            f"{outcome.warning})")

@@ -241,8 +241,11 @@ def _coupled_cubic(rng: np.random.Generator, shape: tuple, eps: float) -> tuple:
 
 def _large_step(rng: np.random.Generator, shape: tuple) -> tuple:
     """A step of 0.1 to 0.4 on a function with a large third derivative: the central
-    difference at this eps is far (1e-3 or more, relative) from the true gradient."""
+    difference at this eps is far (1e-3 or more, relative) from the true gradient.
+    Entries of size 1.5 to 3 too, where a step scaled by |x| would differ."""
     weights, x, rate = _normal(rng, shape), _normal(rng, shape), float(rng.uniform(2.0, 4.0))
+    x.flat[:2] = rng.choice([-1.0, 1.0], size=2) * rng.uniform(1.5, 3.0, size=2)
+    x = rng.permutation(x.ravel()).reshape(shape)
     eps = float(rng.uniform(0.1, 0.4))
     return (lambda z: float(np.sum(weights * np.sin(rate * z)))), x, eps
 
@@ -324,6 +327,8 @@ SOFT = ("targets may be any number in [0, 1] (soft labels): use "
         "branch on t == 1")
 BOTH_TERMS = ("the loss has two terms, -t * log(sigmoid(z)) - (1 - t) * log(1 - sigmoid(z)): "
               "the second is the one that counts for the examples with t = 0")
+SIGMOID_OVERFLOW = ("exp(z) overflows to inf beyond z = 709 in float64 (inf / inf is NaN): "
+                    "compute sigmoid without a large exp, 0.5 * (1 + tanh(z / 2))")
 PER_LOGIT = ("grad_logits has one entry per example: (sigmoid(z) - t) / N, shape (N,), "
              "not its mean or sum")
 
@@ -395,7 +400,8 @@ def _judge_bce(inputs: tuple, output) -> Optional[Failure]:
                         (np.float64((probs - targets).mean()), PER_LOGIT)],
     }
     failure = compare_outputs(output, ("loss", "grad_logits"), (loss, grad),
-                              mistakes=mistakes, nan_hint=STABLE)
+                              mistakes=mistakes,
+                              nan_hint={"loss": STABLE, "grad_logits": SIGMOID_OVERFLOW})
     if failure is not None and failure.message.startswith("loss:") \
             and np.abs(logits).max() > 37 and 0 < _as_float(output[0]) < loss:
         return Failure(failure.message, CAPPED)  # clipped: finite, but capped
