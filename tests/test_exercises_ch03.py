@@ -13,19 +13,59 @@ import numpy as np
 import pytest
 
 from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
+from fixtures.heldout_checks import (HELD_OUT_SEEDS, assert_every_hint_reachable,
+                                     assert_loses_points_on_held_out_seeds, run_source)
 from fixtures.exercise_notebooks import load_tool
 from mlpcore import BatchNorm1d, Parameter, init
 from mlpcore.clip import clip_grad_norm_
-from mlpcore.exercises import chapter_exercises, check, get_exercise
+from mlpcore.exercises import (PUBLIC_CASES_SEED, chapter_exercises, check, get_exercise,
+                               run_exercise)
 from mlpcore.exercises._notebook import find_exercise_source, load_cells
 from mlpcore.exercises import ch03
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "book" / "03_vanishing_exploding_gradients.ipynb"
 
 
+#: The reference rule for 3.5 that is right on every drawn case and on the chapter's own
+#: 30-layer nets (the book's cell still holds the rule that checks the dead fraction first,
+#: at 0.2, which calls a healthy or exploding 30-layer ReLU net "dead"). Paste this into
+#: the exercise cell of book/03_vanishing_exploding_gradients.ipynb, between the solution
+#: markers; test_book_holds_the_new_diagnose_rule then passes and its xfail must go.
+NEW_DIAGNOSE = """
+def diagnose(profile):
+    \"\"\"One of "healthy", "vanishing", "exploding", "saturated", "dead".
+
+    Self-contained: only `import numpy as np` is assumed.
+    \"\"\"
+    ### BEGIN SOLUTION
+    std, grads = profile["act_std"], profile["grad_norm"]
+    # The activation std's factor PER LAYER (a geometric mean): over 30 layers even a
+    # healthy narrow net drifts by a factor 10 or more, but never by 0.8 or 1.25 a layer.
+    factor = (std[-1] / std[0]) ** (1 / (len(std) - 1))
+    # Saturation names itself, whatever the gradients and the loss do.
+    if np.mean(profile["saturated"]) > 0.3:
+        return "saturated"
+    # Then the scale: a growing signal (or a huge initial loss) is an explosion, even
+    # when the gradient ratio looks harmless; scaling the weights of a ReLU net with zero
+    # biases does not change which units are 0, so its dead fraction is a healthy one.
+    if factor > 1.25 or profile["initial_loss"] > 3 * np.log(10):
+        return "exploding"
+    # Depth alone kills about a fifth of a healthy ReLU stack's units at 30 layers (more
+    # in its last layers): dying ReLU is a dead fraction well above that.
+    if np.mean(profile["dead"]) > 0.4:
+        return "dead"
+    if factor < 0.8 or grads[0] < 1e-2 * grads[-1]:
+        return "vanishing"
+    return "healthy"
+    ### END SOLUTION
+"""
+
+
 @pytest.fixture(scope="module")
 def reference_functions():
-    return solutions_from(load_cells(NOTEBOOK), "ch03")
+    functions = solutions_from(load_cells(NOTEBOOK), "ch03")
+    functions["ch03.diagnose"] = define(NEW_DIAGNOSE, "diagnose")
+    return functions
 
 
 # (exercise, mutant name, source, a fragment the hint must contain)
@@ -194,7 +234,10 @@ MUTANTS = [
             if std[-1] > 10 * std[0] or profile["initial_loss"] > 3 * np.log(10):
                 return "exploding"
             return "healthy"
-        """, "saturation"),
+        """, frozenset({"saturation", "the same at any weight scale", "that is vanishing",
+                   "a few dead units are not a dead network"})),
+    # (3.5's hints explain the network's true label: this rule is wrong on several kinds,
+    # and on the saturated sigmoid only when its gradient shrinks by 100 or more)
     ("ch03.diagnose", "ignores_dead_units", """
         def diagnose(profile):
             std, grads = profile["act_std"], profile["grad_norm"]
@@ -206,6 +249,261 @@ MUTANTS = [
                 return "vanishing"
             return "healthy"
         """, "dying ReLU"),
+    ("ch03.init_weight", "global_np_random", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            if scheme == "xavier_uniform":
+                a = np.sqrt(6 / (fan_in + fan_out))
+                return np.random.uniform(-a, a, size=(fan_in, fan_out))
+            return np.random.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
+        """, "draw from the generator `rng`"),
+    ("ch03.init_weight", "own_fixed_seed", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            mine = np.random.default_rng(0)
+            if scheme == "xavier_uniform":
+                a = np.sqrt(6 / (fan_in + fan_out))
+                return mine.uniform(-a, a, size=(fan_in, fan_out))
+            return mine.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
+        """, "draw from the generator `rng`"),
+    ("ch03.init_weight", "keras_truncated_he", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            if scheme == "xavier_uniform":
+                a = np.sqrt(6 / (fan_in + fan_out))
+                return rng.uniform(-a, a, size=(fan_in, fan_out))
+            z = rng.standard_normal((fan_in, fan_out))
+            while np.any(np.abs(z) > 2):
+                bad = np.abs(z) > 2
+                z[bad] = rng.standard_normal(int(bad.sum()))
+            return z * np.sqrt(2 / fan_in) / 0.87962566103423978
+        """, "truncated normal"),
+    ("ch03.init_weight", "he_with_fan_out", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            if scheme == "xavier_uniform":
+                a = np.sqrt(6 / (fan_in + fan_out))
+                return rng.uniform(-a, a, size=(fan_in, fan_out))
+            return rng.normal(0, np.sqrt(2 / fan_out), size=(fan_in, fan_out))
+        """, "number of INPUTS"),
+    ("ch03.init_weight", "xavier_normal_for_uniform", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            if scheme == "xavier_uniform":
+                return rng.normal(0, np.sqrt(2 / (fan_in + fan_out)), size=(fan_in, fan_out))
+            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
+        """, "tails beyond any bound"),
+    ("ch03.init_weight", "he_with_xavier_variance", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            a = np.sqrt(6 / (fan_in + fan_out))
+            if scheme == "xavier_uniform":
+                return rng.uniform(-a, a, size=(fan_in, fan_out))
+            return rng.normal(0, np.sqrt(2 / (fan_in + fan_out)), size=(fan_in, fan_out))
+        """, "that is Xavier's variance"),
+    ("ch03.init_weight", "xavier_with_lecun_variance", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            if scheme == "xavier_uniform":
+                a = np.sqrt(3 / fan_in)
+                return rng.uniform(-a, a, size=(fan_in, fan_out))
+            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
+        """, "LeCun"),
+    ("ch03.init_weight", "xavier_without_the_two", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            if scheme == "xavier_uniform":
+                a = np.sqrt(3 / (fan_in + fan_out))
+                return rng.uniform(-a, a, size=(fan_in, fan_out))
+            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
+        """, "harmonically"),
+    ("ch03.init_weight", "one_row_repeated", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            if scheme == "xavier_uniform":
+                a = np.sqrt(6 / (fan_in + fan_out))
+                return np.tile(rng.uniform(-a, a, size=fan_out), (fan_in, 1))
+            return np.tile(rng.normal(0, np.sqrt(2 / fan_in), size=fan_out), (fan_in, 1))
+        """, "independent draw"),
+    ("ch03.init_weight", "uniform_from_zero", """
+        def init_weight(fan_in, fan_out, scheme, rng):
+            if scheme == "xavier_uniform":
+                a = np.sqrt(6 / (fan_in + fan_out))
+                return rng.uniform(0, 2 * a, size=(fan_in, fan_out))
+            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
+        """, "centred on 0"),
+    ("ch03.clip_grad_norm", "sum_of_array_norms", """
+        def clip_grad_norm(grads, max_norm):
+            total = float(sum(np.linalg.norm(g) for g in grads))
+            factor = min(1.0, max_norm / (total + 1e-6))
+            return [g * factor for g in grads], total
+        """, "not the sum"),
+    ("ch03.clip_grad_norm", "scaled_by_the_sum_of_norms", """
+        def clip_grad_norm(grads, max_norm):
+            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+            factor = min(1.0, max_norm / (sum(np.linalg.norm(g) for g in grads) + 1e-6))
+            return [g * factor for g in grads], total
+        """, "not the sum"),
+    ("ch03.clip_grad_norm", "largest_array_norm", """
+        def clip_grad_norm(grads, max_norm):
+            total = float(max(np.linalg.norm(g) for g in grads))
+            factor = min(1.0, max_norm / (total + 1e-6))
+            return [g * factor for g in grads], total
+        """, "largest array's norm"),
+    ("ch03.clip_grad_norm", "l1_norm", """
+        def clip_grad_norm(grads, max_norm):
+            total = float(sum(np.sum(np.abs(g)) for g in grads))
+            factor = min(1.0, max_norm / (total + 1e-6))
+            return [g * factor for g in grads], total
+        """, "L1 norm"),
+    ("ch03.clip_grad_norm", "root_mean_square", """
+        def clip_grad_norm(grads, max_norm):
+            total = float(np.sqrt(np.mean(np.concatenate([np.ravel(g) ** 2 for g in grads]))))
+            factor = min(1.0, max_norm / (total + 1e-6))
+            return [g * factor for g in grads], total
+        """, "root-mean-square"),
+    ("ch03.clip_grad_norm", "inverted_factor", """
+        def clip_grad_norm(grads, max_norm):
+            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+            if total > max_norm:
+                return [g * total / max_norm for g in grads], total
+            return [g.copy() for g in grads], total
+        """, "not its inverse"),
+    ("ch03.batchnorm_train_forward", "running_statistics_in_training", """
+        def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
+            n = x.shape[0]
+            y = gamma * (x - running_mean) / np.sqrt(running_var + eps) + beta
+            return (y, (1 - momentum) * running_mean + momentum * x.mean(axis=0),
+                    (1 - momentum) * running_var + momentum * x.var(axis=0) * n / (n - 1))
+        """, "statistics of the current batch"),
+    ("ch03.batchnorm_train_forward", "n_is_the_number_of_features", """
+        def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
+            n = x.shape[1]
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            y = gamma * (x - mean) / np.sqrt(var + eps) + beta
+            return (y, (1 - momentum) * running_mean + momentum * mean,
+                    (1 - momentum) * running_var + momentum * var * n / (n - 1))
+        """, "BATCH size"),
+    ("ch03.batchnorm_train_forward", "beta_before_dividing", """
+        def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
+            n = x.shape[0]
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            y = (gamma * (x - mean) + beta) / np.sqrt(var + eps)
+            return (y, (1 - momentum) * running_mean + momentum * mean,
+                    (1 - momentum) * running_var + momentum * var * n / (n - 1))
+        """, "beta is added AFTER"),
+    ("ch03.batchnorm_train_forward", "one_mean_for_the_whole_batch", """
+        def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
+            n = x.shape[0]
+            y = gamma * (x - x.mean()) / np.sqrt(x.var() + eps) + beta
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            return (y, (1 - momentum) * running_mean + momentum * mean,
+                    (1 - momentum) * running_var + momentum * var * n / (n - 1))
+        """, "PER FEATURE"),
+    ("ch03.batchnorm_train_forward", "gamma_and_beta_swapped", """
+        def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
+            n = x.shape[0]
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            y = beta * (x - mean) / np.sqrt(var + eps) + gamma
+            return (y, (1 - momentum) * running_mean + momentum * mean,
+                    (1 - momentum) * running_var + momentum * var * n / (n - 1))
+        """, "gamma scales and beta shifts"),
+    ("ch03.batchnorm_train_forward", "no_gamma_no_beta", """
+        def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
+            n = x.shape[0]
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            y = (x - mean) / np.sqrt(var + eps)
+            return (y, (1 - momentum) * running_mean + momentum * mean,
+                    (1 - momentum) * running_var + momentum * var * n / (n - 1))
+        """, "scale by gamma"),
+    ("ch03.batchnorm_train_forward", "running_statistics_not_updated", """
+        def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            y = gamma * (x - mean) / np.sqrt(var + eps) + beta
+            return y, running_mean.copy(), running_var.copy()
+        """, "update the running mean"),
+    ("ch03.batchnorm_train_forward", "running_var_not_updated", """
+        def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
+            mean, var = x.mean(axis=0), x.var(axis=0)
+            y = gamma * (x - mean) / np.sqrt(var + eps) + beta
+            return y, (1 - momentum) * running_mean + momentum * mean, running_var.copy()
+        """, "update the running variance"),
+    ("ch03.stable_init_std", "divides_by_fan_in_not_its_root", """
+        def stable_init_std(fan_in, activation, negative_slope):
+            kept = {"linear": 1.0, "relu": 0.5}.get(activation, (1 + negative_slope ** 2) / 2)
+            return 1 / (fan_in * np.sqrt(kept))
+        """, "sqrt(fan_in), not fan_in"),
+    ("ch03.stable_init_std", "multiplies_by_what_is_kept", """
+        def stable_init_std(fan_in, activation, negative_slope):
+            kept = {"linear": 1.0, "relu": 0.5}.get(activation, (1 + negative_slope ** 2) / 2)
+            return np.sqrt(kept / fan_in)
+        """, "don't multiply"),
+    ("ch03.stable_init_std", "slope_subtracted", """
+        def stable_init_std(fan_in, activation, negative_slope):
+            kept = {"linear": 1.0, "relu": 0.5}.get(activation, (1 - negative_slope ** 2) / 2)
+            return np.sqrt(1 / (fan_in * kept))
+        """, "not (1 - slope²) / 2"),
+    ("ch03.stable_init_std", "no_half", """
+        def stable_init_std(fan_in, activation, negative_slope):
+            kept = {"linear": 1.0, "relu": 0.5}.get(activation, 1 + negative_slope ** 2)
+            return np.sqrt(1 / (fan_in * kept))
+        """, "negative HALF"),
+    ("ch03.stable_init_std", "slope_used_for_relu", """
+        def stable_init_std(fan_in, activation, negative_slope):
+            kept = 1.0 if activation == "linear" else (1 + negative_slope ** 2) / 2
+            return np.sqrt(1 / (fan_in * kept))
+        """, "belongs to leaky_relu only"),
+    ("ch03.stable_init_std", "he_for_linear", """
+        def stable_init_std(fan_in, activation, negative_slope):
+            if activation == "leaky_relu":
+                return np.sqrt(2 / (fan_in * (1 + negative_slope ** 2)))
+            return np.sqrt(2 / fan_in)
+        """, "no factor 2"),
+    ("ch03.diagnose", "max_dead_over_half", """
+        def diagnose(profile):
+            std, grads = profile["act_std"], profile["grad_norm"]
+            if np.max(profile["dead"]) > 0.5:
+                return "dead"
+            if np.mean(profile["saturated"]) > 0.3:
+                return "saturated"
+            if std[-1] > 10 * std[0] or profile["initial_loss"] > 3 * np.log(10):
+                return "exploding"
+            if std[-1] < 0.1 * std[0] or grads[0] < 1e-2 * grads[-1]:
+                return "vanishing"
+            return "healthy"
+        """, "a few dead units are not a dead network"),
+    ("ch03.diagnose", "exploding_by_the_loss_only", """
+        def diagnose(profile):
+            std, grads = profile["act_std"], profile["grad_norm"]
+            if np.mean(profile["saturated"]) > 0.3:
+                return "saturated"
+            if profile["initial_loss"] > 3 * np.log(10):
+                return "exploding"
+            if np.mean(profile["dead"]) > 0.4:
+                return "dead"
+            if std[-1] < 0.1 * std[0] or grads[0] < 1e-2 * grads[-1]:
+                return "vanishing"
+            return "healthy"
+        """, "a small last layer can hide it"),
+    ("ch03.diagnose", "sigmoid_means_vanishing", """
+        def diagnose(profile):
+            std, grads = profile["act_std"], profile["grad_norm"]
+            if profile["activation"] == "sigmoid":
+                return "vanishing"
+            if np.mean(profile["saturated"]) > 0.3:
+                return "saturated"
+            if std[-1] > 10 * std[0] or profile["initial_loss"] > 3 * np.log(10):
+                return "exploding"
+            if np.mean(profile["dead"]) > 0.4:
+                return "dead"
+            if std[-1] < 0.1 * std[0] or grads[0] < 1e-2 * grads[-1]:
+                return "vanishing"
+            return "healthy"
+        """, "cause to name is saturation"),
+    ("ch03.diagnose", "dead_before_exploding_at_a_fifth", """
+        def diagnose(profile):
+            std, grads = profile["act_std"], profile["grad_norm"]
+            if np.mean(profile["dead"]) > 0.2:
+                return "dead"
+            if np.mean(profile["saturated"]) > 0.3:
+                return "saturated"
+            if std[-1] > 10 * std[0] or profile["initial_loss"] > 3 * np.log(10):
+                return "exploding"
+            if std[-1] < 0.1 * std[0] or grads[0] < 1e-2 * grads[-1]:
+                return "vanishing"
+            return "healthy"
+        """, "the same at any weight scale"),
 ]
 
 
@@ -221,15 +519,52 @@ def test_reference_solutions_score_full_points(reference_functions, capsys):
 def test_every_exercise_has_enough_cases_and_mutants():
     for exercise in chapter_exercises("ch03"):
         assert len(exercise.cases) >= 5, exercise.id
-        assert sum("seed" in case.name for case in exercise.cases) >= 2, \
-            f"{exercise.id}: needs randomised cases"
-        assert sum(m[0] == exercise.id for m in MUTANTS) >= 2, exercise.id
+        assert sum(m[0] == exercise.id for m in MUTANTS) >= 6, exercise.id
 
 
 @pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
                          ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in MUTANTS])
 def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, capsys):
     assert_mutant_caught(exercise_id, name, source, hint, capsys)
+
+
+@pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
+                         ids=[f"{m[0].split('.')[1]}-{m[1]}" for m in MUTANTS])
+def test_mutant_loses_points_on_held_out_seeds(exercise_id, name, source, hint):
+    assert_loses_points_on_held_out_seeds(exercise_id, name, source)
+
+
+def test_every_listed_hint_is_shown_to_some_mutant():
+    assert set(ch03.HINTS) == {exercise.id for exercise in chapter_exercises("ch03")}
+    assert_every_hint_reachable(ch03.HINTS, MUTANTS)
+
+
+@pytest.mark.parametrize("seed", (PUBLIC_CASES_SEED,) + HELD_OUT_SEEDS + (17, 2024))
+def test_reference_passes_on_every_seed(reference_functions, seed):
+    for exercise in chapter_exercises("ch03"):
+        result = run_exercise(exercise, reference_functions[exercise.id], seed=seed)
+        assert result.status == "passed", result.summary()
+
+
+@pytest.mark.xfail(strict=True, reason="the lead pastes NEW_DIAGNOSE into the book's cell")
+def test_book_holds_the_new_diagnose_rule():
+    source = find_exercise_source(load_cells(NOTEBOOK), get_exercise("ch03.diagnose"))
+    assert "np.mean(profile[\"dead\"]) > 0.4" in source
+
+
+@pytest.mark.parametrize("seed", [PUBLIC_CASES_SEED, 1])
+def test_cases_are_deterministic(seed):
+    def same(a, b) -> bool:
+        if isinstance(a, np.random.Generator):
+            return a.bit_generator.state == b.bit_generator.state
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, (list, tuple)):
+            return len(a) == len(b) and all(map(same, a, b))
+        return np.array_equal(np.asarray(a), np.asarray(b))
+    for exercise in chapter_exercises("ch03"):
+        for case in exercise.cases_for(seed):
+            assert same(case.make_inputs(), case.make_inputs()), (exercise.id, case.name)
 
 
 def test_student_edition_scores_zero(tmp_path, capsys):
@@ -243,15 +578,39 @@ def test_student_edition_scores_zero(tmp_path, capsys):
     assert "not attempted yet" in capsys.readouterr().out
 
 
-def test_init_judge_is_not_fooled_by_a_lucky_seed():
-    """A correct answer passes for many seeds (the tolerance is wide enough), and the
-    references agree with mlpcore.init's own functions."""
-    for seed in range(20):
-        rng = np.random.default_rng(seed)
-        xavier = init.xavier_uniform_(np.empty((300, 100)), rng=rng)
-        he = init.kaiming_normal_(np.empty((256, 512)), nonlinearity="relu", rng=rng)
-        assert ch03._judge_init((300, 100, ch03.XAVIER, None), xavier) is None
-        assert ch03._judge_init((256, 512, ch03.HE, None), he) is None
+def test_init_judge_passes_mlpcore_init_on_many_seeds():
+    """mlpcore.init's own draws pass every init case of many seeds: the DKW threshold
+    (false fail <= 1e-9 per case) leaves a correct draw alone whatever the sizes."""
+    for seed in range(8):
+        for case in get_exercise("ch03.init_weight").cases_for(seed):
+            fan_in, fan_out, scheme, rng = case.make_inputs()
+            weight = np.empty((fan_in, fan_out))
+            if scheme == ch03.XAVIER:
+                init.xavier_uniform_(weight, rng=rng)
+            else:
+                init.kaiming_normal_(weight, nonlinearity="relu", rng=rng)
+            assert ch03._judge_init(case.make_inputs(), weight) is None, (seed, case.name)
+
+
+def test_init_distribution_check_has_the_power_it_claims():
+    """Against distributions with the right variance but the wrong shape, the large
+    He case fails them: its KS threshold is below half the distance to each."""
+    case = get_exercise("ch03.init_weight").cases[4]
+    fan_in, fan_out, scheme, _ = case.make_inputs()
+    threshold = ch03._dkw_threshold(fan_in * fan_out)
+    assert fan_in * fan_out >= 200_000 and threshold < 0.0074
+    rng = np.random.default_rng(5)
+    std = math.sqrt(2 / fan_in)
+    z = rng.standard_normal((fan_in, fan_out))
+    while np.any(np.abs(z) > 2):
+        bad = np.abs(z) > 2
+        z[bad] = rng.standard_normal(int(bad.sum()))
+    others = {"truncated (Keras)": z * std / 0.87962566103423978,
+              "uniform": rng.uniform(-1, 1, (fan_in, fan_out)) * std * math.sqrt(3),
+              "logistic": rng.logistic(0, std * math.sqrt(3) / math.pi, (fan_in, fan_out)),
+              "laplace": rng.laplace(0, std / math.sqrt(2), (fan_in, fan_out))}
+    for name, weight in others.items():
+        assert ch03._ks_distance(weight, scheme, std ** 2) > 2 * threshold, name
 
 
 def test_clip_reference_matches_mlpcore():
@@ -267,7 +626,7 @@ def test_clip_reference_matches_mlpcore():
 
 
 def test_batchnorm_reference_matches_mlpcore():
-    x, gamma, beta, mean, var, momentum, eps = ch03._bn_inputs(50, 6, 3, 0.1)()
+    x, gamma, beta, mean, var, momentum, eps = ch03._bn_draw(np.random.default_rng(50), 6, 3)
     layer = BatchNorm1d(3, momentum=momentum, eps=eps, dtype=np.float64)
     layer.weight.data[...] = gamma
     layer.bias.data[...] = beta
@@ -285,13 +644,70 @@ def test_stable_std_reference_matches_calculate_gain():
     assert math.isclose(ch03._stable_std(64, "relu", 0.0), init.calculate_gain("relu") / 8)
 
 
-def test_diagnosis_cases_cover_every_label_and_both_vanishing_kinds():
-    def label_of(case):
-        failure = case.judge(case.make_inputs(), "healthy")
-        return "healthy" if failure is None else failure.message.split("'")[1]
+def test_diagnosis_cases_cover_every_label_in_a_seed_dependent_order():
+    def labels(seed):
+        return [case.judge(None, "healthy") and case.judge(None, "healthy").message.split("'")[1]
+                or "healthy" for case in get_exercise("ch03.diagnose").cases_for(seed)]
+    first, second = labels(PUBLIC_CASES_SEED), labels(1)
+    assert sorted(first) == sorted(second) == sorted(label for label, _ in ch03.DIAGNOSIS_KINDS)
+    assert set(first) == set(ch03.LABELS) and first != second
 
-    labels = [label_of(case) for case in get_exercise("ch03.diagnose").cases]
-    assert set(labels) == set(ch03.LABELS)
-    kinds = {case.make_inputs()[0]["activation"] for case, label in
-             zip(get_exercise("ch03.diagnose").cases, labels) if label == "vanishing"}
-    assert kinds == {"sigmoid", "relu"}
+
+def test_diagnosis_profiles_are_real_and_of_12_to_30_layers():
+    for case in get_exercise("ch03.diagnose").cases:
+        profile = case.make_inputs()[0]
+        assert 11 <= len(profile["act_std"]) <= 29 and len(profile["grad_norm"]) == \
+            len(profile["act_std"]) + 1
+        assert set(profile) >= {"activation", "act_std", "saturated", "dead", "grad_norm",
+                                "initial_loss"}
+
+
+CRUDE_RULES = {
+    "max dead > 0.5": "max_dead_over_half",
+    "exploding = loss only": "exploding_by_the_loss_only",
+    "sigmoid => vanishing": "sigmoid_means_vanishing",
+    "the book's old rule (dead first, at 0.2)": "dead_before_exploding_at_a_fifth",
+    "gradient ratio only": "gradient_ratio_only",
+}
+
+
+def test_crude_diagnosis_rules_lose_points_on_ten_seeds(reference_functions):
+    """The new reference is right on every case of ten seeds; each crude rule loses
+    points on every one of them."""
+    sources = {name: source for exercise_id, name, source, _ in MUTANTS
+               if exercise_id == "ch03.diagnose"}
+    exercise = get_exercise("ch03.diagnose")
+    for seed in range(10):
+        assert run_exercise(exercise, reference_functions["ch03.diagnose"],
+                            seed=seed).status == "passed", seed
+        for rule, name in CRUDE_RULES.items():
+            result = run_source("ch03.diagnose", sources[name], seed)
+            assert result.points < result.max_points, (rule, seed)
+
+
+def test_diagnose_is_right_on_the_chapters_own_30_layer_nets(reference_functions):
+    """Section 8's healthy (He) and exploding (He x 2) ReLU nets, width 64, at 30 layers,
+    as the chapter builds them, over ten seeds: the reference names both right."""
+    from mlpcore import Linear, ReLU, Sequential
+
+    def chapter_net(rng, scale):
+        sizes = [64] + [64] * 29 + [10]
+        layers = []
+        for index in range(30):
+            layer = Linear(sizes[index], sizes[index + 1], rng=rng, dtype=np.float32)
+            init.kaiming_normal_(layer.weight, nonlinearity="relu", rng=rng)
+            init.zeros_(layer.bias)
+            layer.weight.data *= scale
+            layers += [layer] + ([ReLU()] if index < 29 else [])
+        return Sequential(*layers)
+
+    diagnose = reference_functions["ch03.diagnose"]
+    old = define(next(source for exercise_id, name, source, _ in MUTANTS
+                      if name == "dead_before_exploding_at_a_fifth"), "diagnose")
+    old_wrong = 0
+    for seed in range(10):
+        for label, scale in (("healthy", 1.0), ("exploding", 2.0)):
+            profile = ch03._layer_profile(chapter_net(np.random.default_rng(seed), scale))
+            assert diagnose(profile) == label, (seed, label)
+            old_wrong += old(profile) != label
+    assert old_wrong >= 4, "the old rule was wrong on these nets; is the test still testing?"
