@@ -1,5 +1,5 @@
 """The instructor's subcommands beyond grading: ``student``, ``export``, ``similar``,
-and the exit statuses every subcommand shares (docs/grading.md, "Exit status").
+``kernel``, and the exit statuses every subcommand shares (docs/grading.md, "Exit status").
 
 ``mlpgrader`` (the console script) and ``python -m mlpgrader`` both run
 ``mlpgrader.__main__.main``, which registers these next to grade, merge, stamp and cost.
@@ -68,8 +68,17 @@ def _similar(args) -> int:
         return refuse("similar", exc)
 
 
+# -------------------------------------------------------------------------- kernel
+def _kernel(args) -> int:
+    from mlpgrader import nbgrader_kernel
+    try:
+        return nbgrader_kernel.install(args.course)
+    except OSError as exc:
+        return refuse("kernel", exc)
+
+
 def add_commands(commands) -> None:
-    """Register student, export and similar on the subparsers of __main__."""
+    """Register student, export, similar and kernel on the subparsers of __main__."""
     student = commands.add_parser(
         "student", help="write the student edition (solutions replaced by stubs)",
         description="Runs tools/make_student_edition.py: in each exercise cell the solution "
@@ -109,3 +118,11 @@ def add_commands(commands) -> None:
     similar.add_argument("--no-reference", action="store_true",
                          help="do not compare against the book's reference solutions")
     similar.set_defaults(run=_similar)
+
+    kernel = commands.add_parser(
+        "kernel", help="the Jupyter kernel nbgrader must grade with (this Python, mlpcore)",
+        description="Writes COURSE/jupyter/kernels/mlpcore (this Python; it refuses to start "
+                    "without mlpcore and matplotlib) and COURSE/nbgrader_config.py choosing "
+                    "it. See docs/grading.md, nbgrader.")
+    kernel.add_argument("course", help="nbgrader's course folder")
+    kernel.set_defaults(run=_kernel)

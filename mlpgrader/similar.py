@@ -47,7 +47,7 @@ class Match:
 def _fingerprint(source: str, boilerplate=None):
     import copydetect  # imported here: only this subcommand needs it
     return copydetect.CodeFingerprint("cell.py", NOISE, 1, boilerplate=boilerplate,
-                                      fp=io.StringIO(source))
+                                      language="python", fp=io.StringIO(source))
 
 
 def similarity(first, second) -> float:
