@@ -98,20 +98,50 @@ def compare(submissions: list[grader.Submission], with_reference: bool = True,
             reference = references.get(exercise.id)
             stub = handed_out(exercise, reference)
             boilerplate = _fingerprint(stub).hashes if stub else None
-            prints = {}
-            for submission in group:
-                source = find_exercise_source(submission.cells, exercise)
-                if attempted(source, exercise):
-                    prints[submission.student] = _fingerprint(source, boilerplate)
+            sources = {s.student: find_exercise_source(s.cells, exercise) for s in group}
+            sources = {name: source for name, source in sources.items()
+                       if attempted(source, exercise)}
             if with_reference and reference is not None:
-                prints[REFERENCE] = _fingerprint(reference, boilerplate)
-            for first, second in itertools.combinations(sorted(prints), 2):
-                score = similarity(prints[first], prints[second])
-                if score >= threshold:
-                    if second == REFERENCE:
-                        first, second = second, first
-                    matches.append(Match(first, second, exercise.id, round(score, 3)))
+                sources[REFERENCE] = reference
+            prints = {name: _fingerprint(source, boilerplate) for name, source in sources.items()}
+            matches += _matches(prints, exercise.id, threshold)
     return sorted(matches, key=lambda m: (-m.score, m.first, m.second, m.exercise))
+
+
+def _matches(prints: dict, exercise_id: str, threshold: float) -> list[Match]:
+    """Scores of every pair of fingerprints at or above ``threshold``. Cells whose
+    normalised code is the same are compared once (a class handing in the book's code
+    would otherwise cost students² comparisons), and pairs that share no fingerprint
+    score 0 without a comparison."""
+    groups: dict[str, list[str]] = {}
+    for name in sorted(prints):
+        if prints[name].hashes:  # nothing but boilerplate: nothing to compare
+            groups.setdefault(prints[name].filtered_code, []).append(name)
+    found = []
+
+    def add(members_one, members_two, score):
+        for one in members_one:
+            for two in members_two:
+                if one != two:
+                    first, second = sorted((one, two), key=lambda n: (n != REFERENCE, n))
+                    found.append(Match(first, second, exercise_id, round(score, 3)))
+
+    codes = sorted(groups)
+    for code in codes:
+        members = groups[code]
+        if len(members) > 1:
+            score = similarity(prints[members[0]], prints[members[0]])
+            if score >= threshold:
+                for index, one in enumerate(members):
+                    add([one], members[index + 1:], score)
+    for code_one, code_two in itertools.combinations(codes, 2):
+        one, two = prints[groups[code_one][0]], prints[groups[code_two][0]]
+        if one.hashes.isdisjoint(two.hashes):
+            continue
+        score = similarity(one, two)
+        if score >= threshold:
+            add(groups[code_one], groups[code_two], score)
+    return found
 
 
 def pairs(matches: list[Match]) -> list[dict]:

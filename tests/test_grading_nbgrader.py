@@ -132,7 +132,8 @@ def student_edition(notebook: dict) -> dict:
     """The student edition of ``notebook`` by the book's own tool (solutions stubbed)."""
     import nbformat
     tool = load_tool("make_student_edition")
-    edition, _ = tool.student_notebook(nbformat.from_dict(notebook), "00_mlp_in_numpy")
+    edition, _ = tool.student_notebook(nbformat.reads(json.dumps(notebook), as_version=4),
+                                       "00_mlp_in_numpy")
     return json.loads(nbformat.writes(edition))
 
 
