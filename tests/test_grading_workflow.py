@@ -248,3 +248,16 @@ def test_csv_names_cannot_run_as_spreadsheet_formulas(tmp_path):
     export.write_csv(report, str(tmp_path / "g.csv"))
     with open(tmp_path / "g.csv", encoding="utf-8", newline="") as stream:
         assert list(csv.reader(stream))[1][0] == "'=HYPERLINK(1)"
+
+
+def test_student_subcommand_is_the_book_tool(tmp_path):
+    """`mlpgrader student` runs tools/make_student_edition.py: stubs, from any folder."""
+    run = mlpgrader("student", str(chapter0_notebook()), "--out", "edition", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    edition = read(tmp_path / "edition" / chapter0_notebook().name)
+    text = json.dumps(edition)
+    assert "### BEGIN SOLUTION" not in text
+    for exercise in ch00_exercises():
+        assert f"{exercise.id}: replace this line with your code" in text
+    missing = mlpgrader("student", str(tmp_path / "nowhere.ipynb"), "--out", "x", cwd=tmp_path)
+    assert missing.returncode == 4 and not (tmp_path / "x").exists()
