@@ -27,7 +27,8 @@ from typing import Optional
 
 from mlpcore.exercises import Exercise, chapter_exercises
 from mlpgrader import grader
-from mlpgrader.notebook import find_exercise_source, infer_chapter, load_cells, strip_solution
+from mlpgrader.notebook import (MarkerError, find_exercise_source, infer_chapter, load_cells,
+                                strip_solution)
 from mlpgrader.text import clean
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
@@ -69,14 +70,14 @@ def reference_sources(chapter: str) -> dict[str, str]:
     return {}
 
 
-def handed_out(exercise: Exercise, reference: Optional[str]) -> Optional[str]:
+def handed_out(reference: Optional[str]) -> Optional[str]:
     """What every student got for this exercise: the reference cell with its solution
     removed (signature and docstring)."""
     if reference is None:
         return None
     try:
         return strip_solution(reference, "pass")
-    except Exception:  # a reference without markers: nothing is boilerplate
+    except MarkerError:  # a reference without markers: nothing is boilerplate
         return None
 
 
@@ -96,7 +97,7 @@ def compare(submissions: list[grader.Submission], with_reference: bool = True,
         references = reference_sources(chapter)  # also gives the handed-out boilerplate
         for exercise in chapter_exercises(chapter):
             reference = references.get(exercise.id)
-            stub = handed_out(exercise, reference)
+            stub = handed_out(reference)
             boilerplate = _fingerprint(stub).hashes if stub else None
             sources = {s.student: find_exercise_source(s.cells, exercise) for s in group}
             sources = {name: source for name, source in sources.items()
@@ -176,6 +177,9 @@ def main(paths: list[str], chapter: Optional[str] = None, threshold: float = 0.8
     if not 0.0 < threshold <= 1.0:
         raise ValueError(f"--threshold {threshold}: expected a number in (0, 1]")
     submissions = grader.plan(paths, chapter)
+    if not BOOK.is_dir():
+        print(f"note: the book's notebooks are not at {BOOK}: submissions are compared with "
+              f"each other only, and the handed-out docstrings count as code")
     rows = pairs(compare(submissions, not no_reference, threshold))
     print("\n".join(report_lines(rows, threshold)))
     if report:
