@@ -83,6 +83,7 @@ def write_csv(report: dict, path: str, id_header: str = "Student") -> int:
     exercise of another chapter than the student's is left empty."""
     rows = report["submissions"]
     columns = exercise_columns(rows)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow([id_header] + [exercise for exercise, _ in columns]
@@ -105,8 +106,8 @@ def _notes(row: dict, report: dict) -> list[str]:
     notes = []
     if row.get("note"):
         notes.append(f"NOTE: {row['note']}.")
-    if row.get("error") and not row.get("exercises"):
-        notes.append(f"NOT GRADED: {row['error']}")
+    if row.get("error"):
+        notes.append(f"{'PROBLEM' if row.get('exercises') else 'NOT GRADED'}: {row['error']}")
     warning = (report.get("grader") or {}).get("warning")
     if warning:
         notes.append(f"WARNING: {warning}")
