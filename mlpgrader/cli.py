@@ -53,7 +53,7 @@ def _export(args) -> int:
     from mlpgrader import export
     try:
         return export.main(args.report, args.csv, args.gradescope, args.feedback,
-                           args.csv_id_header)
+                           args.csv_id_header, args.brief)
     except (export.ExportError, OSError) as exc:
         return refuse("export", exc)
 
@@ -103,6 +103,9 @@ def add_commands(commands) -> None:
                         help="DIR/<student>/results.json in Gradescope's autograder format")
     export.add_argument("--feedback", metavar="DIR",
                         help="DIR/<student>.txt: every message and hint, for the student")
+    export.add_argument("--brief", action="store_true",
+                        help="Gradescope and feedback: per exercise the points and the hints "
+                             "only, without the cases' expected values")
     export.set_defaults(run=_export)
 
     similar = commands.add_parser(

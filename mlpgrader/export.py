@@ -114,11 +114,25 @@ def _notes(row: dict, report: dict) -> list[str]:
     return notes
 
 
-def gradescope_results(row: dict, report: dict) -> dict:
+def exercise_lines(entry: dict, brief: bool = False) -> list[str]:
+    """What the grader printed for one exercise; ``brief``: its first line (the
+    points) and each distinct hint, without the cases' expected and received values
+    (which, for held-out cases, are a table of answers students should not keep)."""
+    messages = entry.get("messages") or [f"{entry['id']}: {entry['points']}/"
+                                         f"{entry['max_points']} points"]
+    hints = [case["hint"] for case in entry.get("cases", []) if case.get("hint")]
+    if brief:
+        return ([messages[0].replace(", see below", "")]
+                + [f"  hint: {hint}" for hint in dict.fromkeys(hints)])
+    missing = [hint for hint in hints if not any(hint in m for m in messages)]
+    return messages + [f"  hint: {hint}" for hint in dict.fromkeys(missing)]
+
+
+def gradescope_results(row: dict, report: dict, brief: bool = False) -> dict:
     """One student's results.json in Gradescope's autograder format."""
     tests = [{"name": entry["id"], "score": entry["points"], "max_score": entry["max_points"],
               "status": "passed" if entry["points"] == entry["max_points"] else "failed",
-              "output": "\n".join(entry.get("messages", [])),
+              "output": "\n".join(exercise_lines(entry, brief)),
               "visibility": "visible"}
              for entry in row.get("exercises", [])]
     return {"score": row["points"],
@@ -128,45 +142,40 @@ def gradescope_results(row: dict, report: dict) -> dict:
                            "max_points": row["max_points"]}}
 
 
-def write_gradescope(report: dict, folder: str) -> int:
+def write_gradescope(report: dict, folder: str, brief: bool = False) -> int:
     rows = report["submissions"]
     names = file_names(row["student"] for row in rows)
     for row in rows:
         target = Path(folder) / names[row["student"]]
         target.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(gradescope_results(row, report), indent=1, ensure_ascii=False)
+        text = json.dumps(gradescope_results(row, report, brief), indent=1, ensure_ascii=False)
         (target / "results.json").write_text(text + "\n", encoding="utf-8")
     return len(rows)
 
 
-def feedback_text(row: dict, report: dict) -> str:
+def feedback_text(row: dict, report: dict, brief: bool = False) -> str:
     """Everything the grading said about one student, as plain text."""
     lines = [_summary(row), ""] + _notes(row, report)
     if lines[-1] != "":
         lines.append("")
     for entry in row.get("exercises", []):
-        messages = entry.get("messages") or [f"{entry['id']}: {entry['points']}/"
-                                             f"{entry['max_points']} points"]
-        lines += messages
-        hints = [case["hint"] for case in entry.get("cases", [])
-                 if case.get("hint") and not any(case["hint"] in m for m in messages)]
-        lines += [f"  hint: {hint}" for hint in dict.fromkeys(hints)]
+        lines += exercise_lines(entry, brief)
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_feedback(report: dict, folder: str) -> int:
+def write_feedback(report: dict, folder: str, brief: bool = False) -> int:
     rows = report["submissions"]
     names = file_names(row["student"] for row in rows)
     Path(folder).mkdir(parents=True, exist_ok=True)
     for row in rows:
         (Path(folder) / f"{names[row['student']]}.txt").write_text(
-            feedback_text(row, report), encoding="utf-8")
+            feedback_text(row, report, brief), encoding="utf-8")
     return len(rows)
 
 
 def main(report_path: str, csv_path: str | None = None, gradescope: str | None = None,
-         feedback: str | None = None, id_header: str = "Student") -> int:
+         feedback: str | None = None, id_header: str = "Student", brief: bool = False) -> int:
     if not (csv_path or gradescope or feedback):
         raise ExportError("nothing to export: give --csv FILE, --gradescope DIR and/or "
                           "--feedback DIR")
@@ -177,8 +186,8 @@ def main(report_path: str, csv_path: str | None = None, gradescope: str | None =
     if csv_path:
         print(f"{write_csv(report, csv_path, id_header)} students written to {csv_path}")
     if gradescope:
-        print(f"{write_gradescope(report, gradescope)} Gradescope results.json written "
+        print(f"{write_gradescope(report, gradescope, brief)} Gradescope results.json written "
               f"under {gradescope}/")
     if feedback:
-        print(f"{write_feedback(report, feedback)} feedback files written to {feedback}/")
+        print(f"{write_feedback(report, feedback, brief)} feedback files written to {feedback}/")
     return 0

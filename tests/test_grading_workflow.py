@@ -261,3 +261,21 @@ def test_student_subcommand_is_the_book_tool(tmp_path):
         assert f"{exercise.id}: replace this line with your code" in text
     missing = mlpgrader("student", str(tmp_path / "nowhere.ipynb"), "--out", "x", cwd=tmp_path)
     assert missing.returncode == 4 and not (tmp_path / "x").exists()
+
+
+def test_brief_exports_keep_points_and_hints_but_not_expected_values(graded, tmp_path):
+    """--brief: for held-out cases, the expected values must not reach students."""
+    _, report, _ = graded
+    run = mlpgrader("export", str(report), "--feedback", "fb", "--gradescope", "gs", "--brief",
+                    cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    cleo = rows_by_student(report)["cleo"]
+    text = (tmp_path / "fb" / "cleo.txt").read_text("utf-8")
+    results = json.loads((tmp_path / "gs" / "cleo" / "results.json").read_text("utf-8"))
+    outputs = "\n".join(test["output"] for test in results["tests"])
+    hints = {case["hint"] for entry in cleo["exercises"] for case in entry["cases"] if case["hint"]}
+    assert hints and all(hint in text and hint in outputs for hint in hints)
+    for shown in (text, outputs):
+        assert "✗" not in shown and "✓" not in shown  # no case lines, so no values
+        assert f"{cleo['exercises'][0]['points']}/{cleo['exercises'][0]['max_points']} points" in shown
+    assert results["score"] == cleo["points"]
