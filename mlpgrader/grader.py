@@ -330,7 +330,7 @@ def exit_status(rows: list[dict]) -> int:
     submission has full points, 1 when the class was graded but some submission has
     less (or could not be graded). Refusing to grade is 4, decided by the caller."""
     perfect = all(row["max_points"] and row["points"] == row["max_points"] and not row["error"]
-                  and not row.get("note") for row in rows)
+                  for row in rows)  # as pytest: every exercise of every submission passes
     return 0 if rows and perfect else 1
 
 
