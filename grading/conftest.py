@@ -11,8 +11,8 @@ sandbox only computes the learner's outputs, and the same cases as the inline ch
 and with --report a JSON file with every student's points and messages. Without a
 working sandbox the grader refuses, unless --no-sandbox is given.
 A test passes only with full points, so the exit status is 0 only if every
-submission is perfect (1 otherwise); read the table, not the exit status.
-See docs/grading.md.
+submission is perfect, 1 if the class was graded and some submission has less, 4 if
+nothing was graded (bad options): the same as `mlpgrader grade` (docs/grading.md).
 """
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ def pytest_addoption(parser):
                          "(repeatable)")
     group.addoption("--report", metavar="FILE", help="also write a JSON report here")
     group.addoption("--chapter", metavar="chNN",
-                    help="grade every submission as this chapter (default: detected)")
+                    help="the class's chapter: grade every submission as it, flagging "
+                         "another chapter's notebook by name (default: each notebook's own)")
     group.addoption("--exercise-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                     help=f"time limit per exercise (default {DEFAULT_TIMEOUT:g} s)")
     group.addoption("--grading-jobs", type=int, default=None, metavar="N",

@@ -1,10 +1,10 @@
-"""python -m mlpgrader grade|merge|stamp|cost ... (see docs/grading.md)."""
+"""mlpgrader (or python -m mlpgrader) grade|merge|stamp|student|export|similar|kernel|cost ...
+(see docs/grading.md)."""
 from __future__ import annotations
 
-import argparse
 import sys
 
-from mlpgrader import grader, sandbox
+from mlpgrader import cli, grader, sandbox
 from mlpgrader.judge import DEFAULT_TIMEOUT
 
 
@@ -14,23 +14,21 @@ def _grade(args) -> int:
         mode = grader.sandbox_mode(args.no_sandbox)
         submissions = grader.plan(args.submissions, args.chapter, shard)
     except (ValueError, sandbox.SandboxUnavailable) as exc:
-        print(f"mlpgrader: {exc}", file=sys.stderr)
-        return 2
+        return cli.refuse("grade", exc)
     for future in grader.grade_all(submissions, args.exercise_timeout, args.jobs, mode).values():
         future.result()
     print("\n".join(grader.score_table(submissions, mode)))
     if args.report:
         grader.write_report(submissions, args.report, args.exercise_timeout, mode, shard)
         print(f"JSON report written to {args.report}")
-    return 0
+    return grader.exit_status([s.to_dict() for s in submissions])
 
 
 def _merge(args) -> int:
     try:
         merged = grader.merge_reports(args.reports)
     except (ValueError, KeyError, TypeError) as exc:
-        print(f"mlpgrader merge: {exc}", file=sys.stderr)
-        return 2
+        return cli.refuse("merge", exc)
     grader.write_json_atomically(merged, args.output)
     print("\n".join(grader.table_lines(merged["submissions"], merged["grader"]["sandbox"])))
     print(f"merged {len(args.reports)} shard reports ({len(merged['submissions'])} students) "
@@ -49,12 +47,13 @@ def _cost(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mlpgrader", description=__doc__)
+    parser = cli.Parser(prog="mlpgrader", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade submissions (a table, and a JSON report)")
     grade.add_argument("submissions", nargs="+", help="notebooks, .py modules or folders")
     grade.add_argument("--report", help="write the JSON report here")
-    grade.add_argument("--chapter", help="grade every submission as this chapter")
+    grade.add_argument("--chapter", help="the class's chapter: grade every submission as it, "
+                                         "flagging another chapter's notebook")
     grade.add_argument("--shard", help="grade only slice K of N of the class, e.g. 2/8")
     grade.add_argument("--exercise-timeout", type=float, default=DEFAULT_TIMEOUT)
     grade.add_argument("--jobs", type=int, default=None, help="exercises graded in parallel")
@@ -73,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     cost = commands.add_parser("cost", help="time one exercise run, sandboxed and not")
     cost.add_argument("--runs", type=int, default=20)
     cost.set_defaults(run=_cost)
+    cli.add_commands(commands)
     args = parser.parse_args(argv)
     return args.run(args)
 

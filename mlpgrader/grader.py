@@ -46,6 +46,9 @@ class Submission:
     read_error: Optional[str] = None
     error: Optional[str] = None
     results: dict = field(default_factory=dict)  # exercise id -> ExerciseResult
+    # The chapter of the notebook's own exercises when it differs from the class's
+    # (--chapter): another chapter's notebook handed in, flagged by name.
+    other_chapter: Optional[str] = None
 
     @property
     def exercises(self) -> list[Exercise]:
@@ -66,6 +69,7 @@ class Submission:
             "error": clean(self.error or self.read_error, 600) if (self.error or self.read_error) else None,
             "points": self.points, "max_points": max_points,
             "percent": round(100.0 * self.points / max_points, 1) if max_points else 0.0,
+            "note": other_chapter_note(self.other_chapter, self.chapter),
             "exercises": [
                 {"id": result.exercise, "status": result.status, "points": result.points,
                  "max_points": result.max_points,
@@ -160,6 +164,9 @@ def plan(paths: Iterable[str], chapter: Optional[str] = None,
             submission.cells = load_cells(path)
         except NotebookError as exc:
             submission.read_error = clean(str(exc), 400)
+        if chapter is not None and submission.cells is not None:
+            own = infer_chapter(submission.cells)  # its content only, not its file name
+            submission.other_chapter = own if own not in (None, chapter) else None
         if submission.chapter is None:
             name = clean_path(path.stem)
             submission.chapter = (infer_chapter(submission.cells, name)
@@ -198,6 +205,10 @@ def grade_exercise(submission: Submission, exercise: Exercise, mode: str = "bwra
     if submission.read_error:
         return ExerciseResult.error(exercise, submission.read_error)
     source = find_exercise_source(submission.cells or [], exercise)
+    if source is None and submission.other_chapter:
+        return ExerciseResult.error(
+            exercise, f"{other_chapter_note(submission.other_chapter, submission.chapter)}: "
+                      f"no code cell defines `{exercise.function}`")
     if source is None:
         return ExerciseResult.error(
             exercise, f"exercise cell not found: no code cell defines `{exercise.function}` "
@@ -261,7 +272,8 @@ def table_lines(rows: list[dict], mode: str = "bwrap") -> list[str]:
                     entry["status"], "") if entry else ""
                 cells.append(f"{entry['points']}/{entry['max_points']}{note}" if entry
                              else "not graded")
-            cells.append(f"{row['points']}/{row['max_points']} ({row['percent']:.0f} %)")
+            cells.append(f"{row['points']}/{row['max_points']} ({row['percent']:.0f} %)"
+                         + (f"  <- {row['note']}" if row.get("note") else ""))
             table.append(cells)
         widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
         lines.append(f"chapter {chapter} (1 point per test case passed)")
@@ -271,7 +283,55 @@ def table_lines(rows: list[dict], mode: str = "bwrap") -> list[str]:
     for row in rows:
         if row["error"] and not row["chapter"]:
             lines.append(f"{_cell_text(row['student'])}: NOT GRADED: {clean(row['error'], 300)}")
+    lines += _mixed_chapters_note(rows)
+    lines.append(summary_line(rows))
     return lines
+
+
+def summary_line(rows: list[dict]) -> str:
+    full = sum(1 for row in rows if exit_status([row]) == 0)
+    return (f"{len(rows)} submission{'s' if len(rows) != 1 else ''} graded: {full} with full "
+            f"points, {len(rows) - full} with less or not graded")
+
+
+def chapter_title(chapter: str) -> str:
+    """'ch01' -> 'chapter 1'."""
+    return f"chapter {int(chapter[2:])}" if chapter[2:].isdigit() else chapter
+
+
+def other_chapter_note(own: Optional[str], graded_as: Optional[str]) -> Optional[str]:
+    """The flag for a notebook of another chapter than the class's."""
+    if not own or own == graded_as:
+        return None
+    return (f"this is {chapter_title(own)}'s notebook ({own}), not "
+            f"{chapter_title(graded_as)}'s" if graded_as else f"this is {chapter_title(own)}'s notebook")
+
+
+def _mixed_chapters_note(rows: list[dict]) -> list[str]:
+    """Without --chapter every notebook is graded as its own chapter; when a run holds
+    several, say so (one class handing in the wrong chapter looks just like this)."""
+    counts: dict[str, list[str]] = {}
+    for row in rows:
+        if row["chapter"]:
+            counts.setdefault(row["chapter"], []).append(row["student"])
+    if len(counts) < 2:
+        return []
+    parts = [f"{chapter}: {len(names)}" + (f" ({', '.join(_cell_text(n) for n in names)})"
+                                           if len(names) <= 3 else "")
+             for chapter, names in sorted(counts.items(), key=lambda item: -len(item[1]))]
+    return [f"NOTE: these notebooks are of {len(counts)} chapters ({'; '.join(parts)}), each "
+            f"graded as its own. If they are one class's, grade again with --chapter chNN "
+            f"(make grade CHAPTER=chNN): another chapter's notebook is then flagged and gets "
+            f"no points for the class's exercises.", ""]
+
+
+def exit_status(rows: list[dict]) -> int:
+    """The status every grading entry point ends with (docs/grading.md): 0 when every
+    submission has full points, 1 when the class was graded but some submission has
+    less (or could not be graded). Refusing to grade is 4, decided by the caller."""
+    perfect = all(row["max_points"] and row["points"] == row["max_points"] and not row["error"]
+                  for row in rows)  # as pytest: every exercise of every submission passes
+    return 0 if rows and perfect else 1
 
 
 def _cell_text(name: str) -> str:
@@ -304,6 +364,7 @@ def write_json_atomically(data: dict, path: str) -> None:
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                          dir=target.parent if str(target.parent) else ".")
     try:
+        os.fchmod(handle, 0o666 & ~_umask())  # mkstemp makes 0600; a report is shared
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()
@@ -312,6 +373,13 @@ def write_json_atomically(data: dict, path: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (Python has no getter: set it, then put it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def merge_reports(paths: list[str]) -> dict:

@@ -1,16 +1,21 @@
 """nbgrader compatibility: every book notebook carries nbgrader's cell metadata (from
-`python -m mlpgrader stamp`), and nbgrader 0.9.6 itself accepts the chapters.
+`mlpgrader stamp`), and the recipe of docs/grading.md ("nbgrader"), read from that
+file and run as written, grades with nbgrader 0.9.6 itself; its two silent failures
+(no kernel with mlpcore: everyone 0) are errors.
 
 nbgrader is too heavy for requirements.txt (it brings JupyterLab and a server), so
-the last test installs it in a throwaway virtual environment (pip's usual index and
-cache), once per machine, under ~/.cache/mlpcore/. Without it the test skips, or
-fails when MLPCORE_REQUIRE_NBGRADER=1 (CI).
+these tests install it in a throwaway virtual environment (pip's usual index and
+cache), once per machine, under ~/.cache/mlpcore/. Without it they skip, or fail
+when MLPCORE_REQUIRE_NBGRADER=1 (CI).
 """
 from __future__ import annotations
 
 import copy
+import csv
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import venv
@@ -18,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.exercise_notebooks import ROOT, chapter0_notebook, read, with_cell, write, wrong_cell
+from fixtures.exercise_notebooks import (ROOT, chapter0_notebook, load_tool, read, with_cell,
+                                         write, wrong_cell)
 from mlpcore.exercises import chapter_exercises
 from mlpgrader import nbgrader_meta
 from mlpgrader.notebook import CHECK_TAG, EXERCISE_TAG, cell_tags
@@ -83,20 +89,34 @@ def nbgrader_env() -> Path:
     return home
 
 
-def run_nbgrader(home: Path, course: Path, *args: str) -> subprocess.CompletedProcess:
-    """nbgrader with the course at ``course``; notebooks run on a "python3" kernel
-    that is this checkout's interpreter (mlpcore importable)."""
-    kernel = course / "jupyter" / "kernels" / "python3"
-    kernel.mkdir(parents=True, exist_ok=True)
-    (kernel / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3", "language": "python"}))
-    env = dict(os.environ, PATH=f"{home / 'bin'}{os.pathsep}{os.environ['PATH']}",
-               JUPYTER_PATH=str(course / "jupyter"), MLPCORE_QUIET="1", MPLBACKEND="Agg",
-               PYTHONPATH=str(ROOT))
-    return subprocess.run([str(home / "bin" / "nbgrader"), *args,
-                           f"--CourseDirectory.root={course}"], cwd=course, env=env,
+def run_nbgrader(home: Path, course: Path, *args: str, jupyter_path: bool = True
+                 ) -> subprocess.CompletedProcess:
+    """One nbgrader command in ``course`` with the recipe's environment (nbgrader's bin
+    first on PATH; the course's kernels on JUPYTER_PATH unless ``jupyter_path`` is False)."""
+    env = dict(os.environ, PATH=f"{home / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    env.pop("JUPYTER_PATH", None)
+    if jupyter_path:
+        env["JUPYTER_PATH"] = str(course / "jupyter")
+    return subprocess.run([str(home / "bin" / "nbgrader"), *args], cwd=course, env=env,
                           capture_output=True, text=True, timeout=900)
+
+
+def documented_recipe() -> str:
+    """The bash block of docs/grading.md's nbgrader section that runs autograde."""
+    text = (ROOT / "docs" / "grading.md").read_text(encoding="utf-8")
+    section = text[text.index("### nbgrader"):]
+    section = section[:section.index("\n### ", 1)]
+    return next(block for block in re.findall(r"```bash\n(.*?)```", section, re.S)
+                if "nbgrader autograde" in block)
+
+
+def run_recipe(home: Path, course: Path, assignment: str) -> subprocess.CompletedProcess:
+    """The documented recipe as written, from the checkout, with its three names set."""
+    env = dict(os.environ, NBGRADER_VENV=str(home), COURSE=str(course), ASSIGNMENT=assignment)
+    for name in ("JUPYTER_PATH", "PYTHONPATH"):  # the recipe must not depend on them
+        env.pop(name, None)
+    return subprocess.run(["bash", "-e", "-o", "pipefail", "-c", documented_recipe()], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=1800)
 
 
 def exercises_only(notebook: dict) -> dict:
@@ -108,15 +128,19 @@ def exercises_only(notebook: dict) -> dict:
     return dict(notebook, cells=cells)
 
 
-def scores(home: Path, course: Path, assignment: str) -> dict:
-    script = ("import json, sys\nfrom nbgrader.api import Gradebook\n"
-              "with Gradebook(sys.argv[1]) as gb:\n"
-              "    print(json.dumps({s.student.id: s.score for s in "
-              "gb.find_assignment(sys.argv[2]).submissions}))\n")
-    out = subprocess.run([str(home / "bin" / "python"), "-c", script,
-                          f"sqlite:///{course / 'gradebook.db'}", assignment],
-                         capture_output=True, text=True, timeout=120, check=True)
-    return json.loads(out.stdout)
+def student_edition(notebook: dict) -> dict:
+    """The student edition of ``notebook`` by the book's own tool (solutions stubbed)."""
+    import nbformat
+    tool = load_tool("make_student_edition")
+    edition, _ = tool.student_notebook(nbformat.reads(json.dumps(notebook), as_version=4),
+                                       "00_mlp_in_numpy")
+    return json.loads(nbformat.writes(edition))
+
+
+def grades(course: Path) -> dict:
+    """student -> score, from the grades.csv that the recipe's `nbgrader export` wrote."""
+    with open(course / "grades.csv", encoding="utf-8", newline="") as stream:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(stream)}
 
 
 def place(notebook: dict, path: Path) -> None:
@@ -124,26 +148,56 @@ def place(notebook: dict, path: Path) -> None:
     write(notebook, path)
 
 
-def test_nbgrader_generates_the_assignment_and_autogrades_with_partial_credit(tmp_path):
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course graded by the documented recipe: (nbgrader's venv, course, the run)."""
     home = nbgrader_env()
-    course = tmp_path / "course"
-    chapter = read(chapter0_notebook())
-    place(chapter, course / "source" / "ch00" / "00_mlp_in_numpy.ipynb")
+    course = tmp_path_factory.mktemp("nbgrader") / "course"
+    reference = exercises_only(read(chapter0_notebook()))
+    place(reference, course / "source" / "ex00" / "exercises.ipynb")
+    second = chapter_exercises("ch00")[1]
+    students = {"ada": reference, "bob": student_edition(reference),
+                "cleo": with_cell(reference, second.function, wrong_cell(second))}
+    for name, notebook in students.items():
+        place(notebook, course / "submitted" / name / "ex00" / "exercises.ipynb")
+    return home, course, run_recipe(home, course, "ex00")
+
+
+def test_the_documented_recipe_autogrades_with_partial_credit(course):
+    home, course, run = course
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    released = read(course / "release" / "ex00" / "exercises.ipynb")
+    assert "### BEGIN SOLUTION" not in json.dumps(released)
+    total = sum(e.max_points for e in chapter_exercises("ch00"))
+    second = chapter_exercises("ch00")[1]
+    assert grades(course) == {"ada": total, "bob": 0, "cleo": total - second.max_points}
+
+
+def test_nbgrader_generates_the_whole_chapter_without_its_solutions(course):
+    home, course, _ = course
+    place(read(chapter0_notebook()), course / "source" / "ch00" / "00_mlp_in_numpy.ipynb")
     generated = run_nbgrader(home, course, "generate_assignment", "ch00", "--force")
     assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
     released = read(course / "release" / "ch00" / "00_mlp_in_numpy.ipynb")
     assert "### BEGIN SOLUTION" not in json.dumps(released)
 
-    reference = exercises_only(chapter)
-    place(reference, course / "source" / "ex00" / "exercises.ipynb")
-    assert run_nbgrader(home, course, "generate_assignment", "ex00", "--force").returncode == 0
-    student = read(course / "release" / "ex00" / "exercises.ipynb")  # nbgrader's own stubs
-    second = chapter_exercises("ch00")[1]
-    wrong = with_cell(reference, second.function, wrong_cell(second))
-    for name, notebook in (("ada", reference), ("bob", student), ("cleo", wrong)):
-        place(notebook, course / "submitted" / name / "ex00" / "exercises.ipynb")
-    graded = run_nbgrader(home, course, "autograde", "ex00", "--create", "--force")
-    assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
-    total = sum(e.max_points for e in chapter_exercises("ch00"))
-    got = scores(home, course, "ex00")
-    assert got == {"ada": total, "bob": 0, "cleo": total - second.max_points}, got
+
+def test_autograde_without_the_kernel_is_an_error_not_zeros(course, tmp_path):
+    """Without JUPYTER_PATH, nbgrader's own python3 kernel (no mlpcore) would give 0s."""
+    home, course, _ = course
+    copy = shutil.copytree(course, tmp_path / "course")
+    run = run_nbgrader(home, copy, "autograde", "ex00", "--force", "--student", "ada",
+                       jupyter_path=False)
+    assert run.returncode != 0
+    assert "No such kernel" in run.stdout + run.stderr, run.stderr[-3000:]
+
+
+def test_a_kernel_without_mlpcore_refuses_to_start(course, tmp_path):
+    home, course, _ = course
+    copy = shutil.copytree(course, tmp_path / "course")
+    spec_path = copy / "jupyter" / "kernels" / "mlpcore" / "kernel.json"
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    spec["argv"][0] = str(home / "bin" / "python")  # nbgrader's Python: no mlpcore, no mlpgrader
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    run = run_nbgrader(home, copy, "autograde", "ex00", "--force", "--student", "ada")
+    assert run.returncode != 0, run.stdout[-3000:] + run.stderr[-3000:]
