@@ -58,12 +58,13 @@ def mode() -> str:
     return _state["mode"]
 
 
-def claim(condition, text: str, **numbers) -> bool:
+def claim(condition, text: str, **numbers) -> None:
     """Check one sentence of the text: record it, and raise, record or warn by mode.
 
     ``condition`` is what makes the sentence true (a bool or a NumPy bool); ``text`` the
     sentence, short; ``numbers`` the quantities compared, shown when it fails and kept
-    in the replication report. Returns whether the claim held.
+    in the replication report. Returns nothing, so a cell that ends with a claim shows
+    nothing; ``records()`` says whether it held.
     """
     if isinstance(condition, np.ndarray):
         if condition.size != 1:
@@ -76,7 +77,7 @@ def claim(condition, text: str, **numbers) -> bool:
               "passed": passed, "detail": values}
     _records.append(record)
     if passed:
-        return True
+        return
     detail = ", ".join(f"{name}={_show(value)}" for name, value in values.items())
     message = f"claim broken: {text}" + (f" ({detail})" if detail else "")
     current = mode()
@@ -85,7 +86,6 @@ def claim(condition, text: str, **numbers) -> bool:
     if current == "warn":
         print(f"Note: this sentence of the text no longer holds for your settings: {text}"
               + (f" ({detail})" if detail else ""), file=sys.stdout)
-    return False
 
 
 def record_glue(name: str, value) -> None:
