@@ -40,3 +40,22 @@ def glue(name: str, value, display: bool = False) -> None:
     except ImportError:  # outside the book's toolchain nothing consumes glued values
         return
     myst_glue(name, value, display=display)
+
+
+def power_of_ten(value: float) -> str:
+    """A power of ten as the book writes it: 1e-06 -> '1e-6', 0.001 -> '1e-3'."""
+    mantissa, exponent = f"{value:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def below(value: float, bound: float) -> str:
+    """How the book prints a rounding-level quantity: 'below 1e-6' when value < bound.
+
+    Such a quantity (float rounding, a finite-difference error) has digits that change
+    from one CPU to another, so the book states the bound it is checked against, not
+    the digits. If the value is not below the bound, the value itself is shown, so a
+    broken expectation is visible rather than hidden.
+    """
+    if value < bound:
+        return f"below {power_of_ten(bound)}"
+    return f"{value:.1e} (NOT below {power_of_ten(bound)})"

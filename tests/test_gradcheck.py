@@ -204,3 +204,13 @@ def test_report_table_and_summary():
         assert name in text
     assert report.max_error == max(report.errors.values())
     assert report.max_error < TOL
+
+
+def test_report_shows_rounding_level_errors_as_a_bound_and_real_errors_in_full():
+    """Digits of a rounding-level error change with the CPU; a real error's do not."""
+    report = GradcheckReport(title="demo", tol=1e-6, step=1e-6)
+    report.add("weight", np.array([1.0, 2.0]), np.array([1.0, 2.0 + 3e-10]))
+    report.add("bias", np.array([1.0]), np.array([0.25]))
+    text = str(report)
+    assert "<1e-8" in text and "3.0e-10" not in text
+    assert "6.0e-01" in text and "max error 6.0e-01: FAILED" in text  # 0.75 / (1 + 0.25)
