@@ -4,24 +4,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mlpgrader import grader, sandbox
-from mlpgrader.judge import DEFAULT_TIMEOUT
+from mlpgrader import grader, options, sandbox
 
 
 def _grade(args) -> int:
     try:
-        shard = grader.parse_shard(args.shard)
-        mode = grader.sandbox_mode(args.no_sandbox)
-        submissions = grader.plan(args.submissions, args.chapter, shard)
+        run = options.start(args.submissions, lambda dest: getattr(args, dest))
     except (ValueError, sandbox.SandboxUnavailable) as exc:
         print(f"mlpgrader: {exc}", file=sys.stderr)
         return 2
-    for future in grader.grade_all(submissions, args.exercise_timeout, args.jobs, mode).values():
+    for future in run.grade().values():
         future.result()
-    print("\n".join(grader.score_table(submissions, mode)))
-    if args.report:
-        grader.write_report(submissions, args.report, args.exercise_timeout, mode, shard)
-        print(f"JSON report written to {args.report}")
+    print("\n".join(options.finish(run)))
+    if run.report:
+        print(f"JSON report written to {run.report}")
     return 0
 
 
@@ -53,13 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade submissions (a table, and a JSON report)")
     grade.add_argument("submissions", nargs="+", help="notebooks, .py modules or folders")
-    grade.add_argument("--report", help="write the JSON report here")
-    grade.add_argument("--chapter", help="grade every submission as this chapter")
-    grade.add_argument("--shard", help="grade only slice K of N of the class, e.g. 2/8")
-    grade.add_argument("--exercise-timeout", type=float, default=DEFAULT_TIMEOUT)
-    grade.add_argument("--jobs", type=int, default=None, help="exercises graded in parallel")
-    grade.add_argument("--no-sandbox", action="store_true",
-                       help="grade without bubblewrap (unsafe; a warning goes in the report)")
+    options.add_to(grade.add_argument)
     grade.set_defaults(run=_grade)
     merge = commands.add_parser("merge", help="combine the shard reports of one class")
     merge.add_argument("reports", nargs="+")

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
-from mlpcore.exercises._notebook import load_cells
+from mlpgrader.notebook import load_cells
 from mlpcore.exercises import chapter_exercises, check, get_exercise
 
 ROOT = Path(__file__).resolve().parent.parent

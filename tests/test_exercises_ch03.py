@@ -17,7 +17,7 @@ from fixtures.exercise_notebooks import load_tool
 from mlpcore import BatchNorm1d, Parameter, init
 from mlpcore.clip import clip_grad_norm_
 from mlpcore.exercises import chapter_exercises, check, get_exercise
-from mlpcore.exercises._notebook import find_exercise_source, load_cells
+from mlpgrader.notebook import find_exercise_source, load_cells
 from mlpcore.exercises import ch03
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "book" / "03_vanishing_exploding_gradients.ipynb"

@@ -14,7 +14,7 @@ from fixtures.exercise_notebooks import ROOT, load_tool
 from mlpcore.exercises import (Case, Exercise, all_exercises, chapter_exercises, chapter_names,
                                compare_array, compare_outputs, run_exercise)
 from mlpgrader import wire
-from mlpgrader.judge import build_job, grade_source
+from mlpgrader.grade_cell import build_job, grade_source
 from mlpgrader.notebook import (CHECK_TAG, EXERCISE_TAG, cell_tags, find_exercise_source,
                                 infer_chapter, load_cells)
 

@@ -142,8 +142,8 @@ ATTACKS = {
 """ + ZEROS,
     "tampers_with_the_grader": """
     import glob, os
-    targets = ["/grader/child.py", "/grader/wire.py", "/grader/_call.py",
-               {root!r} + "/mlpgrader/judge.py", {root!r} + "/mlpcore/exercises/ch00.py",
+    targets = ["/grader/child.py", "/grader/wire.py", "/grader/calling.py",
+               {root!r} + "/mlpgrader/grade_cell.py", {root!r} + "/mlpcore/exercises/ch00.py",
                {root!r} + "/grading/conftest.py"] + glob.glob("/grader/*.py") + \
         glob.glob("/site/numpy/*.py") + glob.glob("/root/**/*.py", recursive=True)[:2000]
     for path in targets:

@@ -1,7 +1,7 @@
 """Judge an exercise's cases and turn the verdicts into lines.
 
-``check`` in a notebook calls the learner's function here (through ``_call.call``);
-the grader calls it in a sandboxed child with the same ``_call.call`` and judges the
+``check`` in a notebook calls the learner's function here (through ``calling.call``);
+the grader calls it in a sandboxed child with the same ``calling.call`` and judges the
 recorded outcomes here, outside the child, with ``judge_case``. Same cases, same
 judges, same verdicts.
 """
@@ -12,7 +12,7 @@ import inspect
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional
 
-from mlpcore.exercises._call import CallOutcome, call, signature_problem
+from mlpcore.exercises.calling import CallOutcome, call, signature_problem
 from mlpcore.exercises._registry import Case, Exercise, Failure
 
 PASS_MARK = "✓"
