@@ -1,7 +1,9 @@
 """Notebooks as the exercises see them: cells, tags, solution markers, chapters.
 
 A submission is untrusted: ``load_cells`` reads it defensively (a regular file, not a
-symlink, at most MAX_BYTES, UTF-8 JSON (absurd nesting refused), a list of
+symlink, at most MAX_BYTES, UTF-8 JSON (absurd nesting refused; at most
+MAX_JSON_ITEMS values, counted before parsing, and MAX_JSON_OBJECTS objects, counted
+while parsing, so a file of a million tiny cells is refused cheaply), a list of
 cells each with text source) and returns normalised cells
 ``{"cell_type": str, "source": str, "tags": [str]}``, or raises NotebookError with a
 one-line reason for that student's report. A ``.py`` submission counts as one code
@@ -30,7 +32,8 @@ CHECK_CALL = re.compile(r"""check\(\s*["']((ch\d\d)\.\w+)["']""")  # id, chapter
 _NAME_CHAPTER = re.compile(r"^(\d\d)_|(?:^|[^a-z])ch(\d\d)(?:$|[^0-9])", re.IGNORECASE)
 MAX_BYTES = 20 * 2 ** 20
 MAX_CELLS = 10_000
-MAX_JSON_ITEMS = 1_000_000  # JSON values of one notebook, counted before parsing
+MAX_JSON_ITEMS = 500_000    # JSON values of one notebook, counted before parsing
+MAX_JSON_OBJECTS = 100_000  # JSON objects, counted while parsing (the book's: < 1,000)
 
 
 class NotebookError(Exception):
@@ -99,11 +102,32 @@ def load_cells(path: Path) -> list[dict]:
         raise NotebookError(f"could not read notebook: over {MAX_JSON_ITEMS:,} JSON items "
                             f"(clear the outputs and save again)")
     try:
-        notebook = json.loads(text)
+        notebook = json.loads(text, object_hook=_object_counter())
+    except _TooManyObjects:
+        raise NotebookError(f"could not read notebook: over {MAX_JSON_OBJECTS:,} JSON "
+                            f"objects (clear the outputs and save again)") from None
     except (ValueError, RecursionError) as exc:
         reason = str(exc) if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         raise NotebookError(f"could not read notebook: not valid JSON ({reason[:120]})") from None
     return normalise(notebook)
+
+
+class _TooManyObjects(Exception):
+    pass
+
+
+def _object_counter():
+    """A json object_hook that stops the parse at the MAX_JSON_OBJECTS-th object,
+    before Python has built the rest."""
+    count = 0
+
+    def hook(obj: dict) -> dict:
+        nonlocal count
+        count += 1
+        if count > MAX_JSON_OBJECTS:
+            raise _TooManyObjects
+        return obj
+    return hook
 
 
 def normalise(notebook) -> list[dict]:
@@ -169,8 +193,11 @@ def exercise_of_cell(source: str, chapter: Optional[str] = None) -> Optional[Exe
     return None
 
 
-def _defined_set(source: str) -> set:
-    return set(_TOP_LEVEL_DEF.findall(source))
+@functools.lru_cache(maxsize=64)
+def _defined_set(source: str) -> frozenset:
+    """The functions a cell defines, scanned once per cell text (a submission's cells
+    are looked up once per exercise)."""
+    return frozenset(_TOP_LEVEL_DEF.findall(source))
 
 
 def find_exercise_source(cells: list[dict], exercise: Exercise) -> Optional[str]:
