@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import functools
 import glob
+import json
 import os
 import platform
+import select
 import selectors
 import shutil
 import signal
@@ -85,8 +87,8 @@ def _numpy_dirs() -> list[Path]:
     return [site / name for name in ("numpy", "numpy.libs") if (site / name).is_dir()]
 
 
-def _bwrap_command(interpreter: str) -> list[str]:
-    command = ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns",
+def _bwrap_command(interpreter: str, info_fd: int) -> list[str]:
+    command = ["bwrap", "--info-fd", str(info_fd), "--unshare-all", "--unshare-user", "--disable-userns",
                "--die-with-parent", "--as-pid-1", "--new-session", "--clearenv",
                "--uid", _SANDBOX_UID, "--gid", _SANDBOX_UID, "--hostname", "sandbox",
                "--ro-bind", "/usr", "/usr"]
@@ -174,7 +176,7 @@ def run_child(job: bytes, mode: str, timeout: float,
         return ChildRun(reply, 0, "")
     with tempfile.TemporaryDirectory(prefix="mlpgrader-") as home:
         if mode == "bwrap":
-            command, env, cwd = _bwrap_command(_interpreter()), {}, home
+            return _run_bwrap(job, home, timeout, reply_limit)
         elif mode == "none":
             folder = Path(home) / "grader"
             folder.mkdir()
@@ -190,14 +192,35 @@ def run_child(job: bytes, mode: str, timeout: float,
         return _communicate(command, env, cwd, job, timeout, reply_limit)
 
 
-def _communicate(command, env, cwd, job: bytes, timeout: float, reply_limit: int) -> ChildRun:
+def _run_bwrap(job: bytes, home: str, timeout: float, reply_limit: int) -> ChildRun:
+    """Run the child in bubblewrap. bwrap tells the sandboxed process's PID (as seen
+    from here) on its info pipe; a pidfd on it lets the end of the run wait until that
+    process, the sandbox's init, is really gone, and with it the whole sandbox."""
+    info_read, info_write = os.pipe()
+    try:
+        return _communicate(_bwrap_command(_interpreter(), info_write), {}, home, job,
+                            timeout, reply_limit, info=(info_read, info_write))
+    finally:
+        for fd in (info_read, info_write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def _communicate(command, env, cwd, job: bytes, timeout: float, reply_limit: int,
+                 info: tuple | None = None) -> ChildRun:
     """Send the job, read the reply and stderr until both end or the deadline passes
-    (one clock for running and answering), then kill the process group: nothing the
-    child started, and no pipe it holds open, outlives this call."""
+    (one clock for running and answering), then kill the process group (and wait for
+    the sandbox's init, when ``info`` is bwrap's info pipe): nothing the child
+    started, and no pipe it holds open, outlives this call."""
     deadline = time.monotonic() + timeout
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, env=env, cwd=cwd,
-                               start_new_session=True)
+                               start_new_session=True, pass_fds=info[1:] if info else ())
+    sandboxed = _SandboxedProcess(info[0]) if info else None
+    if info:
+        os.close(info[1])
     chunks = {"out": [], "err": []}
     sizes = {"out": 0, "err": 0}
     limits = {"out": reply_limit, "err": STDERR_LIMIT}
@@ -210,7 +233,10 @@ def _communicate(command, env, cwd, job: bytes, timeout: float, reply_limit: int
             selector.register(stream, selectors.EVENT_READ, key)
         os.set_blocking(process.stdin.fileno(), False)
         selector.register(process.stdin, selectors.EVENT_WRITE, "in")
-        while any(key != "in" for key in (k.data for k in selector.get_map().values())):
+        if sandboxed is not None:
+            os.set_blocking(sandboxed.info_fd, False)
+            selector.register(sandboxed.info_fd, selectors.EVENT_READ, "info")
+        while any(key in ("out", "err") for key in (k.data for k in selector.get_map().values())):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 timed_out = True
@@ -222,6 +248,10 @@ def _communicate(command, env, cwd, job: bytes, timeout: float, reply_limit: int
                     if not pending:
                         selector.unregister(process.stdin)
                         _close(process.stdin)
+                    continue
+                if key == "info":
+                    if not sandboxed.read_info():
+                        selector.unregister(sandboxed.info_fd)
                     continue
                 block = _read_some(selected.fileobj)
                 if block is None:
@@ -243,11 +273,63 @@ def _communicate(command, env, cwd, job: bytes, timeout: float, reply_limit: int
                 timed_out = True
     finally:
         selector.close()
+        if sandboxed is not None:
+            sandboxed.read_info()  # it came first, unless bwrap failed to start
         _kill(process)
+        if sandboxed is not None:
+            sandboxed.end()
         for stream in (process.stdin, process.stdout, process.stderr):
             _close(stream)
     stderr = b"".join(chunks["err"]).decode("utf-8", "replace")
     return ChildRun(b"".join(chunks["out"]), process.returncode, stderr, timed_out, overflow)
+
+
+class _SandboxedProcess:
+    """The process bwrap runs in the sandbox (its PID namespace's init), known from
+    bwrap's info pipe as ``{"child-pid": N}`` and held by a pidfd as soon as known."""
+
+    def __init__(self, info_fd: int) -> None:
+        self.info_fd = info_fd
+        self.text = b""
+        self.pidfd: int | None = None
+
+    def read_info(self) -> bool:
+        """Read from the info pipe; False at its end."""
+        block = _read_some_fd(self.info_fd)
+        if block is None:
+            return True
+        self.text += block[:4096]
+        if self.pidfd is None and b"}" in self.text:
+            try:
+                pid = int(json.loads(self.text[:self.text.index(b"}") + 1])["child-pid"])
+                self.pidfd = os.pidfd_open(pid)
+            except (ValueError, KeyError, TypeError, OSError, AttributeError):
+                pass
+        return bool(block)
+
+    def end(self, wait: float = 5.0) -> None:
+        """SIGKILL it (if bwrap's --die-with-parent has not already) and wait until it
+        has died: the kernel then kills whatever else was in its namespace."""
+        if self.pidfd is None:
+            return
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
+            pass
+        poller = select.poll()
+        poller.register(self.pidfd, select.POLLIN)
+        poller.poll(int(wait * 1000))  # readable once the process has exited
+        os.close(self.pidfd)
+        self.pidfd = None
+
+
+def _read_some_fd(fd: int):
+    try:
+        return os.read(fd, 4096)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
 
 
 def _write_some(stream, pending: memoryview) -> memoryview:
