@@ -12,7 +12,7 @@ import pytest
 
 from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
 from fixtures.exercise_notebooks import chapter0_notebook
-from mlpcore.exercises import chapter_exercises, check, get_exercise
+from mlpcore.exercises import PUBLIC_CASES_SEED, chapter_exercises, check, get_exercise
 from mlpgrader.notebook import load_cells
 
 
@@ -235,8 +235,8 @@ def test_exception_in_learner_code_is_one_line_with_type_and_hint(capsys):
     printed = capsys.readouterr().out
     errors = [case for case in result.cases if case.status == "error"]
     assert errors, printed
-    assert all("ValueError" in case.message and "no matrix product" in case.hint
-               for case in errors)
+    assert all("ValueError" in case.message for case in errors)
+    assert "no matrix product" in errors[0].hint and printed.count("no matrix product") == 1
     assert "Traceback" not in printed
     assert len(printed.strip().splitlines()) == 1 + len(result.cases)
 
@@ -296,7 +296,8 @@ def test_check_output_is_deterministic(reference_functions, capsys):
 def test_result_repr_is_short_and_silent_in_jupyter(reference_functions, capsys):
     result = check("ch00.scale_shift_backward", reference_functions["ch00.scale_shift_backward"])
     capsys.readouterr()
-    assert repr(result) == "<ch00.scale_shift_backward: 5/5 points, passed>"
+    points = get_exercise("ch00.scale_shift_backward").max_points
+    assert repr(result) == f"<ch00.scale_shift_backward: {points}/{points} points, passed>"
     assert result._ipython_display_() is None
     assert capsys.readouterr().out == ""
 
@@ -309,10 +310,9 @@ def test_unknown_exercise_lists_the_known_ones():
     assert all(exercise.id in message for exercise in chapter_exercises("ch00"))
 
 
-def test_every_exercise_has_five_cases_and_a_randomised_shape():
+def test_every_exercise_has_five_cases():
     for exercise in chapter_exercises("ch00"):
         assert len(exercise.cases) >= 5, exercise.id
-        assert any("random" in case.name for case in exercise.cases), exercise.id
 
 
 def _same(a, b) -> bool:
@@ -321,12 +321,13 @@ def _same(a, b) -> bool:
     return (a is None and b is None) or np.array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_cases_are_deterministic_float64_and_small():
+@pytest.mark.parametrize("seed", [PUBLIC_CASES_SEED, 1, 2])
+def test_cases_are_deterministic_float64_and_small(seed):
     for exercise in chapter_exercises("ch00"):
-        for case in exercise.cases:
+        for case in exercise.cases_for(seed):
             first, second = case.make_inputs(), case.make_inputs()
             arrays = [a for a in first if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
-            assert arrays and all(a.dtype == np.float64 and a.size <= 64 for a in arrays)
+            assert arrays and all(a.dtype == np.float64 and a.size <= 200 for a in arrays)
             assert all(_same(a, b) for a, b in zip(first, second)), case.name
             f, g = first[0], second[0]
             if exercise.id == "ch00.numerical_gradient":  # f(x): same value at x

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from fixtures.exercise_notebooks import ROOT, load_tool
-from mlpcore.exercises import (Case, Exercise, all_exercises, chapter_exercises, chapter_names,
-                               compare_array, compare_outputs, run_exercise)
+from mlpcore.exercises import (PUBLIC_CASES_SEED, Case, Exercise, all_exercises,
+                               chapter_exercises, chapter_names, compare_array,
+                               compare_outputs, fixed_cases, run_exercise)
 from mlpgrader import wire
 from mlpgrader.grade_cell import build_job, grade_source
 from mlpgrader.notebook import (CHECK_TAG, EXERCISE_TAG, cell_tags, find_exercise_source,
@@ -110,8 +111,6 @@ EXPECTED = np.arange(6, dtype=np.float64).reshape(2, 3) + 1.0
     (EXPECTED.ravel(), "right number of entries in the wrong shape"),
     (EXPECTED.astype(np.float32), "dtype"),
     (np.full((2, 3), np.nan), "NaN"),
-    (-EXPECTED, "sign is flipped"),
-    (EXPECTED * 4, "4 times the expected"),
     ("text", "expected real numbers"),
 ])
 def test_compare_array_explains_generic_mistakes(got, fragment):
@@ -127,6 +126,15 @@ def test_compare_array_prefers_a_known_mistake_and_accepts_the_right_answer():
     assert failure.hint == "shape hint"
 
 
+def test_compare_array_records_a_constant_factor_without_naming_it():
+    """One case cannot tell a constant factor from chance (above all for one number,
+    which is always c times another): compare_array only records c; collect decides."""
+    assert compare_array("y", EXPECTED * 4, EXPECTED).scale == pytest.approx(4.0)
+    assert compare_array("y", EXPECTED * 4, EXPECTED).hint == ""
+    assert compare_array("y", EXPECTED + 1.0, EXPECTED).scale is None
+    assert compare_array("y", np.float64(3.0), np.float64(1.5)).hint == ""
+
+
 def test_compare_outputs_spots_swapped_outputs_and_wrong_length():
     a, b = np.ones((2, 2)), np.zeros(3)
     assert compare_outputs((a, b), ("a", "b"), (a, b)) is None
@@ -139,13 +147,23 @@ def double_exercise() -> Exercise:
     def judge(inputs, output):
         return compare_array("out", output, 2 * inputs[0])
     return Exercise(id="ch00.double", function="double", params=("x",), summary="2x",
-                    cases=(Case("a", lambda: (np.ones(3),), judge),
-                           Case("b", lambda: (np.arange(3.0),), judge)))
+                    case_generator=fixed_cases(Case("a", lambda: (np.ones(3),), judge),
+                                               Case("b", lambda: (np.arange(3.0),), judge)))
+
+
+def scaled_exercise(values: list) -> Exercise:
+    """Answer 2 * x for each case's x (a scalar or an array): the runner's hints."""
+    def judge(inputs, output):
+        return compare_array("out", output, 2 * inputs[0])
+    return Exercise(id="ch00.double", function="double", params=("x",), summary="2x",
+                    case_generator=fixed_cases(*(Case.of(f"case {i}", (np.asarray(v),), judge)
+                                                 for i, v in enumerate(values))))
 
 
 @pytest.mark.parametrize("source, status, fragment", [
     ("%time x = 1\ndef double(x):\n    return 2 * x\n", "passed", ""),
     ("def double(x):\n    return 2 * helper(x)\n", "failed", "self-contained"),
+    ("def double(x):\n    return 2 * xx\n", "failed", "`xx` is not defined: a typo for `x`?"),
     ("def double(x):\n    import sys\n    sys.exit(1)\n", "failed", "sys.exit(1)"),
     ("raise RuntimeError('boom')\n", "error", "raised RuntimeError, line 1: boom"),
     ("def twice(x):\n    return 2 * x\n", "error", "does not define `double`"),
@@ -169,3 +187,97 @@ def test_only_a_stub_reports_not_attempted_and_partial_credit_counts():
     partial = run_exercise(exercise, lambda x: 2 * x if x[0] == 1 else x)
     assert (partial.status, partial.points, partial.max_points) == ("partial", 1, 2)
     assert re.match(r"ch00\.double: 1/2 points", partial.summary())
+
+
+# ---- held-out cases: the seed API --------------------------------------------------
+def drawn_exercise(names_follow_seed: bool = False) -> Exercise:
+    def judge(inputs, output):
+        return compare_array("out", output, 2 * inputs[0])
+
+    def generate(rng):
+        size = int(rng.integers(2, 6))
+        name = f"{size} entries" if names_follow_seed else "random size"
+        return (Case.of("fixed", (np.ones(3),), judge),
+                Case.of(name, (rng.standard_normal(size),), judge, points=2))
+    return Exercise(id="ch00.double", function="double", params=("x",), summary="2x",
+                    case_generator=generate)
+
+
+def test_cases_for_is_deterministic_and_draws_values_not_names():
+    exercise = drawn_exercise()
+    assert exercise.max_points == 3
+    first, again = exercise.cases_for(7), exercise.cases_for(7)
+    assert [c.name for c in first] == [c.name for c in exercise.cases]
+    assert np.array_equal(first[1].make_inputs()[0], again[1].make_inputs()[0])
+    draws = {exercise.cases_for(seed)[1].make_inputs()[0].tobytes() for seed in range(6)}
+    assert len(draws) > 1
+    assert exercise.cases == exercise.cases_for(PUBLIC_CASES_SEED)
+    assert run_exercise(exercise, lambda x: 2 * x, seed=123).points == 3
+
+
+def test_make_inputs_gives_a_fresh_copy_each_time():
+    case = drawn_exercise().cases_for(3)[1]
+    case.make_inputs()[0][:] = 99.0
+    assert not np.any(case.make_inputs()[0] == 99.0)
+
+
+def test_a_generator_whose_names_follow_the_seed_is_refused():
+    exercise = drawn_exercise(names_follow_seed=True)
+    with pytest.raises(ValueError, match="must not depend on the seed"):
+        for seed in range(1, 40):
+            exercise.cases_for(seed)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "7", True, None])
+def test_a_seed_must_be_a_non_negative_integer(seed):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        drawn_exercise().cases_for(seed)
+
+
+@pytest.mark.parametrize("exercise", all_exercises(), ids=lambda e: e.id)
+def test_every_exercise_draws_its_cases_from_the_seed(exercise):
+    """Held out: the grader's private seed gives other inputs than the public one, with
+    the same names and points. (An exercise still on fixed_cases fails here, by name.)"""
+    public = exercise.cases
+    for seed in (1, 2):
+        private = exercise.cases_for(seed)
+        assert [(c.name, c.points) for c in private] == [(c.name, c.points) for c in public]
+    assert not exercise.is_fixed, f"{exercise.id} still has fixed cases (fixed_cases)"
+    changed = [not _same(a.make_inputs(), b.make_inputs())
+               for a, b in zip(public, exercise.cases_for(1))]
+    assert sum(changed) >= len(public) - 1, \
+        f"{exercise.id}: only {sum(changed)} of {len(public)} cases change with the seed"
+
+
+# ---- hints: the runner's rules -------------------------------------------------------
+def test_the_constant_factor_hint_needs_the_same_factor_in_every_case():
+    arrays = scaled_exercise([np.arange(1.0, 4.0), np.array([2.0, -1.0])])
+    result = run_exercise(arrays, lambda x: 8 * x)          # 4 times, in every case
+    hints = [case.hint for case in result.cases]
+    assert "4 times the expected ones in every case" in hints[0] and hints[1] == ""
+    result = run_exercise(arrays, lambda x: -2 * x)
+    assert result.cases[0].hint == "the sign is flipped"
+    mixed = run_exercise(arrays, lambda x: 8 * x if x.size == 3 else 6 * x)
+    assert all(case.hint == "" for case in mixed.cases), mixed.summary()
+    partly = run_exercise(arrays, lambda x: 8 * x if x.size == 3 else 2 * x)
+    assert all(case.hint == "" for case in partly.cases), partly.summary()
+
+
+def test_a_wrong_number_is_not_called_a_constant_factor():
+    """_scale_factor finds a c for any single number: one scalar case says nothing."""
+    scalars = scaled_exercise([1.5, -0.5])
+    result = run_exercise(scalars, lambda x: 2 * x + 1.0)
+    assert all(case.hint == "" for case in result.cases), result.summary()
+    result = run_exercise(scalars, lambda x: 2 * x + (0.3 if x > 0 else 0.0))
+    assert all(case.hint == "" for case in result.cases), result.summary()
+
+
+def test_each_hint_is_shown_once_per_exercise():
+    def judge(inputs, output):
+        return compare_array("out", output, 2 * inputs[0], mistakes=[(inputs[0], "named")])
+    exercise = Exercise(id="ch00.double", function="double", params=("x",), summary="2x",
+                        case_generator=fixed_cases(*(Case.of(f"case {i}", (np.arange(i + 2.0),),
+                                                             judge) for i in range(5))))
+    result = run_exercise(exercise, lambda x: x)
+    assert result.points == 0 and [case.hint for case in result.cases].count("named") == 1
+    assert result.summary().count("named") == 1

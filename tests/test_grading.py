@@ -288,7 +288,7 @@ def test_without_a_sandbox_the_grader_refuses_unless_told(reference, tmp_path, m
 def dropout_exercise():
     """A chapter-2-style exercise: the mask is drawn from the Generator argument and
     the judge replays the same generator from its pristine copy."""
-    from mlpcore.exercises import Case, Exercise, compare_array
+    from mlpcore.exercises import Case, Exercise, compare_array, fixed_cases
 
     def judge(inputs, output):
         x, p, rng = inputs
@@ -300,7 +300,7 @@ def dropout_exercise():
                         np.random.default_rng(seed + 100))
     return Exercise(id="ch02.dropout_forward", function="dropout_forward",
                     params=("x", "p", "rng"), summary="inverted dropout",
-                    cases=(Case("a", inputs(1), judge), Case("b", inputs(2), judge)))
+                    case_generator=fixed_cases(Case("a", inputs(1), judge), Case("b", inputs(2), judge)))
 
 
 DROPOUT = "def dropout_forward(x, p, rng):\n    return x * (rng.random(x.shape) >= p) / (1 - p)\n"
@@ -321,7 +321,7 @@ def test_generator_inputs_reach_the_sandbox_in_the_same_state(mode):
 def inplace_exercise():
     """An in-place update: `param` may change and the judge reads it after the call
     (a three-argument judge); `grad` may not change."""
-    from mlpcore.exercises import Case, Exercise, Failure, compare_array
+    from mlpcore.exercises import Case, Exercise, Failure, compare_array, fixed_cases
 
     def judge(inputs, output, after):
         param, grad, lr = inputs
@@ -334,7 +334,7 @@ def inplace_exercise():
         return lambda: (rng.standard_normal(3), rng.standard_normal(3), 0.1)
     return Exercise(id="ch02.sgd_step_", function="sgd_step_", params=("param", "grad", "lr"),
                     summary="in place", may_modify=frozenset({"param"}),
-                    cases=(Case("a", inputs(1), judge), Case("b", inputs(2), judge)))
+                    case_generator=fixed_cases(Case("a", inputs(1), judge), Case("b", inputs(2), judge)))
 
 
 @pytest.mark.parametrize("source, points, fragment", [
@@ -373,7 +373,7 @@ def test_a_function_input_reaches_the_sandbox_and_code_never_comes_back(mode):
     """A case may pass a function (f in numerical_gradient(f, x, eps)): the grader
     sends its code and closure to the child; the grader itself refuses to decode
     code, whatever the child sends."""
-    from mlpcore.exercises import Case, Exercise, compare_array
+    from mlpcore.exercises import Case, Exercise, compare_array, fixed_cases
     from mlpgrader import wire
     from mlpgrader.grade_cell import grade_source
 
@@ -387,7 +387,7 @@ def test_a_function_input_reaches_the_sandbox_and_code_never_comes_back(mode):
         f, x = args
         return compare_array("f at x", output, np.array([f(x)]))
     exercise = Exercise(id="ch02.evaluate", function="evaluate", params=("f", "x"),
-                        summary="f(x)", cases=(Case("a", inputs(1), judge),
+                        summary="f(x)", case_generator=fixed_cases(Case("a", inputs(1), judge),
                                                Case("b", inputs(2), judge)))
     assert grade_source(exercise, "def evaluate(f, x):\n    return np.array([f(x)])\n",
                         mode).points == 2

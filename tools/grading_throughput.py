@@ -106,6 +106,8 @@ def time_class(folder: Path, root: Path, jobs: int, seed: int | None) -> dict:
             "grader_peak_MB": round(peak / 1024),
             "points": data["points"], "max_points": data["max_points"],
             "students": len(data["submissions"]),
+            "timed_out": sum("timed out" in " ".join(entry["messages"])
+                             for row in data["submissions"] for entry in row["exercises"]),
             "exercise_runs": sum(len(row["exercises"]) for row in data["submissions"])}
 
 

@@ -12,6 +12,26 @@ each submitted exercise cell runs in a sandbox that only computes outputs, and t
 judges below run outside it.
 
 Per-chapter cases live in ``mlpcore/exercises/chNN.py`` (``EXERCISES = [...]``).
+
+Held-out cases. An exercise does not list its cases: it declares a case generator, a
+function that draws them from the ``np.random.Generator`` it is given (shapes, values,
+conditions; fixed edge cases may be included) and returns a tuple of ``Case``::
+
+    def _cases(rng: np.random.Generator) -> tuple[Case, ...]:
+        n, d = rng.integers(2, 9, size=2)
+        return (Case.of("one example", draw(rng, 1, d), judge),
+                Case.of("random batch", draw(rng, n, d), judge), ...)
+
+    Exercise(id="ch00.f", function="f", params=(...), summary="...",
+             case_generator=_cases)
+
+``exercise.cases_for(seed)`` builds them for one seed (deterministic; each exercise
+draws from its own stream of that seed). The number of cases, their names and points
+must not depend on the seed (``cases_for`` refuses otherwise), so ``max_points`` is
+fixed. ``check()`` here uses ``PUBLIC_CASES_SEED`` (``exercise.cases``); the grader
+passes its private seed, so answers looked up for the public cases earn nothing.
+``fixed_cases(Case(...), ...)`` wraps a fixed list (not held out; the mechanism tests
+flag exercises that still use it).
 """
 from __future__ import annotations
 
@@ -21,15 +41,17 @@ from typing import Callable, Union
 from mlpcore.exercises.calling import CallOutcome
 from mlpcore.exercises._compare import Mistake, compare_array, compare_outputs
 from mlpcore.exercises._registry import (
-    Case, Exercise, Failure, all_exercises, chapter_exercises, chapter_names,
-    exercise_ids, find_by_function, get_exercise)
+    PUBLIC_CASES_SEED, Case, CaseGenerator, Exercise, Failure, all_exercises,
+    chapter_exercises, chapter_names, exercise_ids, find_by_function, fixed_cases,
+    get_exercise)
 from mlpcore.exercises._runner import (CaseResult, ExerciseResult, collect, judge_case,
                                        run_exercise)
 
-__all__ = ["check", "NbgraderPoints", "Case", "Exercise", "Failure", "CaseResult", "ExerciseResult",
-           "CallOutcome", "Mistake", "all_exercises", "chapter_exercises", "chapter_names",
-           "collect", "compare_array", "compare_outputs", "exercise_ids",
-           "find_by_function", "get_exercise", "judge_case", "run_exercise"]
+__all__ = ["check", "NbgraderPoints", "PUBLIC_CASES_SEED", "Case", "CaseGenerator", "Exercise",
+           "Failure", "CaseResult", "ExerciseResult", "CallOutcome", "Mistake",
+           "all_exercises", "chapter_exercises", "chapter_names", "collect", "compare_array",
+           "compare_outputs", "exercise_ids", "find_by_function", "fixed_cases",
+           "get_exercise", "judge_case", "run_exercise"]
 
 
 class NbgraderPoints(float):
@@ -45,7 +67,7 @@ class NbgraderPoints(float):
 
 
 def check(exercise_id: str, function: Callable) -> Union[ExerciseResult, NbgraderPoints]:
-    """Grade ``function`` with the test cases of exercise ``exercise_id`` and print
+    """Grade ``function`` with the public test cases of exercise ``exercise_id`` and print
     the verdict, one line per case. Returns the result (points, max_points, status,
     cases); Jupyter shows nothing for it, so the printed lines are the whole output.
     Under nbgrader (NBGRADER_EXECUTION set) it returns the points as a number instead.

@@ -7,6 +7,9 @@ and whose hint names the likely mistake. Known mistakes are passed in as
 ``(wrong_value, hint)`` pairs computed by the case file: if the learner's answer
 equals one of them, that hint is the diagnosis. A wrong value given as a plain tuple
 is a shape: an answer of that (wrong) shape gets the hint, whatever its values.
+There is no fallback guess: an answer that matches no known mistake gets no hint,
+except the constant-factor one, which ``_runner.collect`` gives only when the answer
+is the same multiple of the expected one in every entry of every case.
 """
 from __future__ import annotations
 
@@ -56,6 +59,8 @@ def _scale_factor(got: np.ndarray, expected: np.ndarray) -> Optional[float]:
         return None
     factor = float(np.sum(got * expected)) / norm2
     residual = float(np.linalg.norm(got - factor * expected))
+    if not (np.isfinite(factor) and np.isfinite(residual)):
+        return None
     if residual > 1e-6 * np.sqrt(norm2) * max(1.0, abs(factor)) or abs(factor - 1.0) < 1e-6:
         return None
     return factor
@@ -114,13 +119,9 @@ def compare_array(label: str, got: Any, expected: np.ndarray, *,
     for wrong, hint in mistakes:
         if not isinstance(wrong, tuple) and _close(array, np.asarray(wrong)):
             return Failure(message, hint)
-    factor = _scale_factor(array, expected)
-    if factor is not None:
-        if abs(factor + 1.0) < 1e-6:
-            return Failure(message, "the sign is flipped")
-        return Failure(message, f"your values are {factor:.4g} times the expected ones: "
-                                f"a missing or extra constant factor")
-    return Failure(message, default_hint)
+    # A constant factor is only a diagnosis if it is the same in every case: the runner
+    # decides (one case, and above all one number, is always "c times" the expected one).
+    return Failure(message, default_hint, scale=_scale_factor(array, expected))
 
 
 def _shape_hint(array: np.ndarray, expected: np.ndarray, mistakes: Sequence[Mistake]) -> str:

@@ -1,19 +1,27 @@
 """Judge an exercise's cases and turn the verdicts into lines.
 
-``check`` in a notebook calls the learner's function here (through ``calling.call``);
-the grader calls it in a sandboxed child with the same ``calling.call`` and judges the
-recorded outcomes here, outside the child, with ``judge_case``. Same cases, same
-judges, same verdicts.
+``check`` in a notebook calls the learner's function here (through ``calling.call``) on
+the public cases; the grader calls it in a sandboxed child with the same
+``calling.call`` on the cases of its private seed, and judges the recorded outcomes here,
+outside the child, with ``judge_case`` and ``collect``. Same judges, same verdicts.
+
+Hints: a case's hint names a mistake only when the answer matched that mistake (the
+case file's judges decide). ``collect`` then shows each hint once per exercise (the
+first case that earned it), and adds the constant-factor hint only when the answer
+is the same multiple c of the expected one in every case.
 """
 from __future__ import annotations
 
 import copy
+import difflib
 import inspect
-from dataclasses import asdict, dataclass, field
+import math
+import re
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Optional
 
 from mlpcore.exercises.calling import CallOutcome, call, signature_problem
-from mlpcore.exercises._registry import Case, Exercise, Failure
+from mlpcore.exercises._registry import PUBLIC_CASES_SEED, Case, Exercise, Failure
 
 PASS_MARK = "✓"
 FAIL_MARK = "✗"
@@ -25,13 +33,15 @@ NOT_ATTEMPTED = ("not attempted yet: replace the `raise NotImplementedError(...)
 
 @dataclass
 class CaseResult:
-    """The verdict on one case. status: passed | failed | error | not_attempted."""
+    """The verdict on one case. status: passed | failed | error | not_attempted.
+    ``scale``: see ``Failure.scale``; ``collect`` uses it and clears it."""
     name: str
     status: str
     points: int
     max_points: int
     message: str = ""
     hint: str = ""
+    scale: Optional[float] = None
 
     def line(self) -> str:
         if self.status == "passed":
@@ -91,13 +101,15 @@ class ExerciseResult:
         stored Out[] would only repeat it."""
 
 
-def run_exercise(exercise: Exercise, function: Callable) -> ExerciseResult:
-    """Run every case of ``exercise`` on ``function`` in this process (``check``)."""
+def run_exercise(exercise: Exercise, function: Callable,
+                 seed: int = PUBLIC_CASES_SEED) -> ExerciseResult:
+    """Run every case drawn from ``seed`` on ``function`` in this process (``check``
+    uses the public seed)."""
     problem = signature_problem(exercise.function, exercise.params, function)
     if problem is not None:
         return ExerciseResult.error(exercise, problem)
     verdicts = []
-    for case in exercise.cases:
+    for case in exercise.cases_for(seed):
         arguments = case.make_inputs()
         pristine = copy.deepcopy(arguments)
         outcome = call(function, arguments, exercise.params, tuple(exercise.may_modify))
@@ -106,7 +118,9 @@ def run_exercise(exercise: Exercise, function: Callable) -> ExerciseResult:
 
 
 def collect(exercise: Exercise, cases: list[CaseResult], message: str = "") -> ExerciseResult:
-    """The exercise's verdict from its cases' verdicts."""
+    """The exercise's verdict from its cases' verdicts (hints settled as the module
+    docstring says)."""
+    cases = _settle_hints(cases)
     points = sum(case.points for case in cases)
     if all(case.status == "not_attempted" for case in cases):
         status = "not_attempted"
@@ -118,6 +132,27 @@ def collect(exercise: Exercise, cases: list[CaseResult], message: str = "") -> E
     return ExerciseResult(exercise.id, status, points, exercise.max_points, message, cases)
 
 
+def _settle_hints(cases: list[CaseResult]) -> list[CaseResult]:
+    """The constant-factor hint if the answer is c times the expected one in every case
+    (every entry: ``_compare._scale_factor``), then each hint once: on the first case
+    that has it."""
+    scales = [case.scale for case in cases]
+    factor_hint = ""
+    if len(scales) >= 2 and all(s is not None for s in scales) and \
+            all(math.isclose(s, scales[0], rel_tol=1e-6) for s in scales):
+        factor_hint = ("the sign is flipped" if math.isclose(scales[0], -1.0, rel_tol=1e-6)
+                       else f"your values are {scales[0]:.4g} times the expected ones in "
+                            f"every case: a missing or extra constant factor")
+    settled, seen = [], set()
+    for case in cases:
+        hint = case.hint or factor_hint
+        if hint in seen:
+            hint = ""
+        seen.add(hint)
+        settled.append(replace(case, hint=hint, scale=None))
+    return settled
+
+
 def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOutcome) -> CaseResult:
     """The verdict on one case from what the call did. ``pristine`` is an untouched
     copy of the case's inputs; the judge may take a third argument, the arguments as
@@ -125,7 +160,8 @@ def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOut
     def verdict(status: str, failure: Optional[Failure] = None) -> CaseResult:
         passed = status == "passed"
         return CaseResult(case.name, status, case.points if passed else 0, case.points,
-                          failure.message if failure else "", failure.hint if failure else "")
+                          failure.message if failure else "", failure.hint if failure else "",
+                          failure.scale if failure else None)
 
     if isinstance(outcome.raised, NotImplementedError):
         return verdict("not_attempted")
@@ -152,7 +188,8 @@ def judge_case(exercise: Exercise, case: Case, pristine: tuple, outcome: CallOut
     if failure is None:
         return verdict("passed")
     if outcome.warning:
-        failure = Failure(f"{failure.message} (NumPy warned: {outcome.warning})", failure.hint)
+        failure = Failure(f"{failure.message} (NumPy warned: {outcome.warning})", failure.hint,
+                          failure.scale)
     return verdict("failed", failure)
 
 
@@ -168,11 +205,27 @@ def _exception_failure(exercise: Exercise, exc: BaseException, where: str) -> Fa
     text = str(exc).strip().splitlines()
     detail = f": {text[0][:200]}" if text else ""
     message = f"your function raised {type(exc).__name__}{detail}{where}"
-    hint = (exercise.exception_hint(exc) if exercise.exception_hint else None) or _generic_hint(exc)
+    hint = ((exercise.exception_hint(exc) if exercise.exception_hint else None)
+            or _generic_hint(exc, exercise.params))
     return Failure(message, hint)
 
 
-def _generic_hint(exc: BaseException) -> str:
+def _undefined_name_hint(text: str, params: tuple) -> str:
+    """A misspelt parameter is a typo, not a missing import from the notebook."""
+    match = re.search(r"name '(\w+)' is not defined", text)
+    if match is None:
+        return ("the exercise cell must be self-contained: only `import numpy as np` "
+                "is run before it")
+    name = match.group(1)
+    close = difflib.get_close_matches(name, list(params) + ["np"], n=1, cutoff=0.6)
+    if close:
+        return f"`{name}` is not defined: a typo for `{close[0]}`?"
+    return (f"`{name}` is not defined: the exercise cell must be self-contained (only "
+            f"`import numpy as np` is run before it), so define `{name}` inside it, or "
+            f"fix its spelling")
+
+
+def _generic_hint(exc: BaseException, params: tuple = ()) -> str:
     text = str(exc)
     if isinstance(exc, ValueError) and ("matmul" in text or "aligned" in text):
         return ("the shapes of a matrix product do not fit: print the shapes (x.shape) "
@@ -183,8 +236,7 @@ def _generic_hint(exc: BaseException) -> str:
     if isinstance(exc, IndexError):
         return "an index is out of range: check which axis you index into"
     if isinstance(exc, NameError):
-        return ("the exercise cell must be self-contained: only `import numpy as np` "
-                "is run before it")
+        return _undefined_name_hint(text, params)
     if isinstance(exc, TypeError) and "NoneType" in text:
         return "a value is None where an array was expected: did something forget to return?"
     if isinstance(exc, (FloatingPointError, ZeroDivisionError)):

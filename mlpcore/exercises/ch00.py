@@ -11,6 +11,10 @@ textbook formula, so the cases do not depend on the rest of mlpcore (the tests c
 that the formulas agree with mlpcore's central differences, and with PyTorch when it is
 installed). Each wrong variant listed next to a reference is a mistake
 learners actually make; when an answer equals one, its hint is shown.
+
+The cases are drawn by each exercise's case generator from the np.random.Generator it
+is given (see mlpcore/exercises/__init__.py): sizes, values and step sizes change with
+the seed, the kinds of cases (and so their names) do not.
 """
 from __future__ import annotations
 
@@ -22,14 +26,13 @@ from mlpcore.exercises._compare import Mistake, compare_array, compare_outputs
 from mlpcore.exercises._registry import Case, Exercise, Failure
 
 
-def _normal(seed: int, *shapes: tuple, scale: float = 1.0, shift: float = 0.0) -> tuple:
-    rng = np.random.default_rng(seed)
-    return tuple(shift + scale * rng.standard_normal(shape) for shape in shapes)
+def _int(rng: np.random.Generator, low: int, high: int) -> int:
+    """An integer in [low, high], both included."""
+    return int(rng.integers(low, high + 1))
 
 
-def _random_shape(seed: int, low: int, high: int, ndim: int) -> tuple:
-    """A shape drawn from a seeded generator: every run gets the same 'random' shape."""
-    return tuple(int(n) for n in np.random.default_rng(seed).integers(low, high + 1, size=ndim))
+def _normal(rng: np.random.Generator, shape, scale: float = 1.0, shift=0.0) -> np.ndarray:
+    return shift + scale * rng.standard_normal(shape)
 
 
 # ------------------------------------------------ 1. backward of a scale-and-shift layer
@@ -40,15 +43,47 @@ SHARED = ("gamma and beta are shared by the N rows of the batch: sum their gradi
 NOT_LINEAR = ("x.T @ grad_out is Linear's weight gradient, where every input meets every "
               "output; here gamma[d] only scales column d: multiply elementwise, then sum "
               "over the batch (axis 0)")
+FORGOT_GAMMA = ("y = x * gamma + beta, so dy/dx = gamma: multiply grad_out by gamma "
+                "(broadcast along the batch)")
+X_NOT_GAMMA = "dy/dx is gamma, not x: grad_x = grad_out * gamma"
+GAMMA_NEEDS_X = "dy/dgamma is x: sum grad_out * x over the batch, not grad_out alone"
+GAMMA_NOT_GAMMA = "dy/dgamma is x, not gamma: sum grad_out * x over the batch"
+WRONG_AXIS = "summed over the wrong axis: axis 0 is the batch"
 
 
-def _scale_shift_inputs(seed: int, n: int, d: int):
-    return lambda: _normal(seed, (n, d), (d,), (n, d))
+ALL_AXES = ("sum over the batch (axis 0) only: one gradient per feature, shape (D,), not "
+            "a single number")
+BETA_SLOPE_ONE = ("dy/dbeta is 1: grad_beta is grad_out summed over the batch, with no "
+                  "gamma or x in it")
+ROW_BROADCAST = ("gamma[d] scales feature d, a COLUMN: grad_out * gamma broadcasts it along "
+                 "the batch; gamma[:, None] would scale rows")
 
 
-def _random_scale_shift_inputs(seed: int):
-    n, d = _random_shape(seed, 2, 8, 2)
-    return _scale_shift_inputs(seed + 1, n, d)
+def _scale_shift_draw(rng: np.random.Generator, n: int, d: int) -> tuple:
+    """x not centred and of varied scale, gamma of both signs, grad_out of another scale."""
+    x = _normal(rng, (n, d), scale=float(rng.uniform(0.5, 3.0)), shift=_normal(rng, d))
+    gamma = _normal(rng, d, scale=float(rng.uniform(0.5, 2.0)))
+    grad_out = _normal(rng, (n, d), scale=float(rng.uniform(0.1, 2.0)))
+    return x, gamma, grad_out
+
+
+def _scale_shift_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    n, d = _int(rng, 3, 9), _int(rng, 2, 7)
+    d += d >= n                                     # N != D, so a wrong axis shows in the shape
+    square = _int(rng, 3, 7)
+    x, gamma, grad_out = _scale_shift_draw(rng, _int(rng, 3, 8), _int(rng, 3, 6))
+    gamma[rng.choice(gamma.size, 1)] = 0.0           # a feature switched off
+    grad_out[:, rng.choice(grad_out.shape[1], 1)] = 0.0  # a feature the loss ignores
+    judge = _judge_scale_shift
+    return (
+        Case.of("a batch of N rows, D features (N != D)", _scale_shift_draw(rng, n, d), judge),
+        Case.of("a single example (N = 1)", _scale_shift_draw(rng, 1, _int(rng, 2, 6)), judge),
+        Case.of("one feature (D = 1)", _scale_shift_draw(rng, _int(rng, 2, 8), 1), judge),
+        Case.of("square batch (N = D)", _scale_shift_draw(rng, square, square), judge),
+        Case.of("a gamma of zero and a column of zero grad_out", (x, gamma, grad_out), judge),
+        Case.of("random shape", _scale_shift_draw(rng, _int(rng, 2, 12), _int(rng, 2, 12)),
+                judge),
+    )
 
 
 def _judge_scale_shift(inputs: tuple, output) -> Optional[Failure]:
@@ -56,24 +91,24 @@ def _judge_scale_shift(inputs: tuple, output) -> Optional[Failure]:
     grad_x = grad_out * gamma
     grad_gamma = (grad_out * x).sum(axis=0)
     grad_beta = grad_out.sum(axis=0)
+    n, d = x.shape
     mistakes = {
-        "grad_x": [(grad_out, "y = x * gamma + beta, so dy/dx = gamma: multiply grad_out by "
-                              "gamma (broadcast along the batch)"),
-                   (grad_out * x, "dy/dx is gamma, not x: grad_x = grad_out * gamma"),
-                   (grad_x / len(x), NO_MEAN_HERE)],
-        "grad_gamma": [((x.shape[0], x.shape[1]), SHARED),
-                       ((x.shape[1], x.shape[1]), NOT_LINEAR),
-                       (grad_out.sum(axis=0), "dy/dgamma is x: sum grad_out * x over the "
-                                              "batch, not grad_out alone"),
-                       ((grad_out * gamma).sum(axis=0), "dy/dgamma is x, not gamma: sum "
-                                                        "grad_out * x over the batch"),
+        "grad_x": [(grad_out, FORGOT_GAMMA), (grad_out * x, X_NOT_GAMMA),
+                   (grad_x / n, NO_MEAN_HERE)]
+                  + ([(grad_out * gamma[:, None], ROW_BROADCAST)] if n == d else []),
+        "grad_gamma": [((n, d), SHARED), ((d, d), NOT_LINEAR),
+                       ((x.sum(axis=1, keepdims=True) * grad_out).sum(axis=0), NOT_LINEAR),
+                       (grad_out.sum(axis=0), GAMMA_NEEDS_X),
+                       ((grad_out * gamma).sum(axis=0), GAMMA_NOT_GAMMA),
                        ((grad_out * x).mean(axis=0), NO_MEAN_HERE),
-                       ((grad_out * x).sum(axis=1), "summed over the wrong axis: axis 0 is "
-                                                    "the batch")],
-        "grad_beta": [((x.shape[0], x.shape[1]), SHARED),
+                       ((grad_out * x).sum(axis=1), WRONG_AXIS),
+                       ((grad_out * x).sum(), ALL_AXES)],
+        "grad_beta": [((n, d), SHARED),
                       (grad_out.mean(axis=0), NO_MEAN_HERE),
-                      (grad_out.sum(axis=1), "summed over the wrong axis: axis 0 is the "
-                                             "batch")],
+                      (grad_out.sum(axis=1), WRONG_AXIS),
+                      ((grad_out * gamma).sum(axis=0), BETA_SLOPE_ONE),
+                      ((grad_out * x).sum(axis=0), BETA_SLOPE_ONE),
+                      (grad_out.sum(), ALL_AXES)],
     }
     return compare_outputs(output, ("grad_x", "grad_gamma", "grad_beta"),
                            (grad_x, grad_gamma, grad_beta), mistakes=mistakes)
@@ -90,21 +125,14 @@ SCALE_SHIFT_BACKWARD = Exercise(
     function="scale_shift_backward",
     params=("x", "gamma", "grad_out"),
     summary="gradients of y = x * gamma + beta (one scale and shift per feature)",
-    cases=(
-        Case("batch of 4, 3 features", _scale_shift_inputs(1, 4, 3), _judge_scale_shift),
-        Case("a single example, 5 features", _scale_shift_inputs(2, 1, 5), _judge_scale_shift),
-        Case("square batch (N = D = 6)", _scale_shift_inputs(3, 6, 6), _judge_scale_shift),
-        Case("random shape (seeded)", _random_scale_shift_inputs(4), _judge_scale_shift),
-        Case("another random shape (seeded)", _random_scale_shift_inputs(6),
-             _judge_scale_shift),
-    ),
+    case_generator=_scale_shift_cases,
     exception_hint=_scale_shift_exception_hint,
 )
 
 
 # ------------------------------------------------- 2. your own numerical gradient
-FORWARD = ("this is the one-sided difference (f(x + eps) - f(x)) / eps, whose error "
-           "shrinks only like eps; use the central difference "
+FORWARD = ("this is a one-sided difference, (f(x + eps) - f(x)) / eps or (f(x) - f(x - eps)) "
+           "/ eps, whose error shrinks only like eps; use the central difference "
            "(f(x + eps e_i) - f(x - eps e_i)) / (2 eps), whose error shrinks like eps²")
 TWO_EPS = "the two evaluations are 2*eps apart: divide by 2 * eps, not eps"
 ONE_AT_A_TIME = ("perturb ONE entry at a time (x + eps * e_i, with e_i zero except entry i); "
@@ -112,6 +140,13 @@ ONE_AT_A_TIME = ("perturb ONE entry at a time (x + eps * e_i, with e_i zero exce
 RESTORE = ("put each entry back to its original value before perturbing the next one; "
            "otherwise later entries are measured at a shifted point")
 SAME_SHAPE = "return an array of x's shape (one partial derivative per entry of x)"
+OWN_EPS = ("use the eps you are given: with this case's large step the answer is the "
+           "central difference at that eps, which differs from the true gradient (and from "
+           "a difference with your own small step)")
+ROWS = ("x[i] of a 2-D x is a whole row: loop over every entry with np.ndindex(x.shape) "
+        "and perturb x[index] alone")
+ABSOLUTE = ("eps is an absolute step: x[i] + eps and x[i] - eps, not x[i] * (1 + eps) "
+            "(a relative step is 0 for an entry that is 0)")
 
 
 def _central(f, x: np.ndarray, eps: float) -> np.ndarray:
@@ -134,6 +169,37 @@ def _one_sided(f, x: np.ndarray, eps: float) -> np.ndarray:
     return grad
 
 
+def _backward_sided(f, x: np.ndarray, eps: float) -> np.ndarray:
+    grad = np.zeros_like(x, dtype=np.float64)
+    base = f(x)
+    for index in np.ndindex(x.shape):
+        minus = x.copy()
+        minus[index] -= eps
+        grad[index] = (base - f(minus)) / eps
+    return grad
+
+
+def _by_rows(f, x: np.ndarray, eps: float) -> np.ndarray:
+    """x[i] += eps for i in range(len(x)): whole rows perturbed together."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    for i in range(len(x)):
+        plus, minus = x.copy(), x.copy()
+        plus[i] += eps
+        minus[i] -= eps
+        grad[i] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
+
+
+def _relative_step(f, x: np.ndarray, eps: float) -> np.ndarray:
+    grad = np.zeros_like(x, dtype=np.float64)
+    for index in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[index] *= 1 + eps
+        minus[index] *= 1 - eps
+        grad[index] = (f(plus) - f(minus)) / (2 * eps)
+    return grad
+
+
 def _never_restored(f, x: np.ndarray, eps: float) -> np.ndarray:
     grad = np.zeros_like(x, dtype=np.float64)
     moving = x.copy()
@@ -145,49 +211,88 @@ def _never_restored(f, x: np.ndarray, eps: float) -> np.ndarray:
     return grad
 
 
-def _sin_sum(seed: int, shape: tuple, eps: float):
-    def make() -> tuple:
-        weights, x = _normal(seed, shape, shape)
-        return (lambda z: float(np.sum(weights * np.sin(z)))), x, eps
-    return make
+def _small_eps(rng: np.random.Generator) -> float:
+    return float(10 ** rng.uniform(-4, -2.5))
 
 
-def _log_sum_exp(seed: int, shape: tuple, eps: float):
-    def make() -> tuple:
-        (x,) = _normal(seed, shape)
-        return (lambda z: float(np.log(np.sum(np.exp(2.0 * z))))), x, eps
-    return make
+def _sin_sum(rng: np.random.Generator, shape: tuple, eps: float) -> tuple:
+    weights, x = _normal(rng, shape), _normal(rng, shape, scale=2.0)
+    return (lambda z: float(np.sum(weights * np.sin(z)))), x, eps
 
 
-def _scale_shift_tanh(seed: int, n: int, d: int, eps: float):
+def _log_sum_exp(rng: np.random.Generator, shape: tuple, eps: float) -> tuple:
+    x, slope = _normal(rng, shape), float(rng.uniform(1.0, 3.0))
+    return (lambda z: float(np.log(np.sum(np.exp(slope * z))))), x, eps
+
+
+def _scale_shift_tanh(rng: np.random.Generator, n: int, d: int, eps: float) -> tuple:
     """f(gamma) = sum(R * tanh(X * gamma + beta)): a gradient check of exercise 0.1's
     layer (followed by tanh) with respect to gamma."""
-    def make() -> tuple:
-        X, beta, R, gamma = _normal(seed, (n, d), (d,), (n, d), (d,))
-        return (lambda g: float(np.sum(R * np.tanh(X * g + beta)))), gamma, eps
-    return make
+    X, beta, R, gamma = _normal(rng, (n, d)), _normal(rng, d), _normal(rng, (n, d)), \
+        _normal(rng, d)
+    return (lambda g: float(np.sum(R * np.tanh(X * g + beta)))), gamma, eps
 
 
-def _quadratic_coupled(seed: int, eps: float):
-    shape = _random_shape(seed, 2, 3, 3)
+def _coupled_cubic(rng: np.random.Generator, shape: tuple, eps: float) -> tuple:
+    weights, x = _normal(rng, shape), _normal(rng, shape)
+    x.flat[int(rng.integers(x.size))] = 0.0          # an entry at 0: a relative step is 0
+    return (lambda z: float(0.5 * np.sum(weights * z ** 3) + np.sum(z) ** 2)), x, eps
 
-    def make() -> tuple:
-        weights, x = _normal(seed + 1, shape, shape)
-        return (lambda z: float(0.5 * np.sum(weights * z ** 3) + np.sum(z) ** 2)), x, eps
-    return make
+
+def _large_step(rng: np.random.Generator, shape: tuple) -> tuple:
+    """A step of 0.1 to 0.4 on a function with a large third derivative: the central
+    difference at this eps is far (1e-3 or more, relative) from the true gradient."""
+    weights, x, rate = _normal(rng, shape), _normal(rng, shape), float(rng.uniform(2.0, 4.0))
+    eps = float(rng.uniform(0.1, 0.4))
+    return (lambda z: float(np.sum(weights * np.sin(rate * z)))), x, eps
+
+
+def _numerical_gradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    judge = _judge_numerical_gradient
+    shape_2d = (_int(rng, 2, 5), _int(rng, 2, 5))
+    shape_3d = (_int(rng, 2, 3), _int(rng, 2, 3), _int(rng, 2, 3))
+    return (
+        Case.of("sum of weighted sines, a vector", _sin_sum(rng, (_int(rng, 3, 8),),
+                                                           _small_eps(rng)), judge),
+        Case.of("log-sum-exp of a 2-D array", _log_sum_exp(rng, shape_2d, _small_eps(rng)),
+                judge),
+        Case.of("gradient check of a scale-and-shift layer + tanh, w.r.t. gamma",
+                _scale_shift_tanh(rng, _int(rng, 3, 8), _int(rng, 2, 6), _small_eps(rng)),
+                judge),
+        Case.of("a 3-D array, coupled entries, one entry at 0",
+                _coupled_cubic(rng, shape_3d, _small_eps(rng)), judge),
+        Case.of("a large step (eps 0.1 to 0.4), 2-D",
+                _large_step(rng, (_int(rng, 2, 4), _int(rng, 2, 4))), judge),
+    )
 
 
 def _judge_numerical_gradient(inputs: tuple, output) -> Optional[Failure]:
     f, x, eps = inputs
     expected = _central(f, x, eps)
     mistakes: list[Mistake] = [(_one_sided(f, x, eps), FORWARD),
+                               (_backward_sided(f, x, eps), FORWARD),
                                (2 * expected, TWO_EPS),
                                (np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps)),
                                 ONE_AT_A_TIME),
-                               (_never_restored(f, x, eps), RESTORE)]
+                               (_never_restored(f, x, eps), RESTORE),
+                               (_relative_step(f, x, eps), ABSOLUTE)]
     if x.ndim > 1:
-        mistakes.append(((x.size,), SAME_SHAPE))
-    return compare_outputs(output, ("grad",), (expected,), mistakes={"grad": mistakes})
+        mistakes += [((x.size,), SAME_SHAPE), (_by_rows(f, x, eps), ROWS)]
+    failure = compare_outputs(output, ("grad",), (expected,), mistakes={"grad": mistakes})
+    if failure is not None and not failure.hint and eps >= 0.05 and \
+            _near(output, _central(f, x, 1e-5)):
+        return Failure(failure.message, OWN_EPS)  # the true gradient, not the difference
+    return failure
+
+
+def _near(output, value: np.ndarray) -> bool:
+    """True if ``output`` is ``value`` to within 1e-4 (a small step's own error)."""
+    try:
+        got = np.asarray(output, dtype=np.float64)
+        return got.shape == value.shape and bool(np.allclose(got, value, rtol=1e-4,
+                                                             atol=1e-6))
+    except (TypeError, ValueError):
+        return False
 
 
 NUMERICAL_GRADIENT = Exercise(
@@ -195,18 +300,7 @@ NUMERICAL_GRADIENT = Exercise(
     function="numerical_gradient",
     params=("f", "x", "eps"),
     summary="central-difference gradient of a scalar function f at x, one entry at a time",
-    cases=(
-        Case("sum of weighted sines, 5 entries, eps 1e-3", _sin_sum(30, (5,), 1e-3),
-             _judge_numerical_gradient),
-        Case("log-sum-exp of a 3 × 4 array, eps 1e-4", _log_sum_exp(31, (3, 4), 1e-4),
-             _judge_numerical_gradient),
-        Case("gradient check of a scale-and-shift layer + tanh, w.r.t. gamma (4 features)",
-             _scale_shift_tanh(32, 6, 4, 1e-3), _judge_numerical_gradient),
-        Case("random 3-D shape (seeded), coupled entries, eps 1e-3",
-             _quadratic_coupled(33, 1e-3), _judge_numerical_gradient),
-        Case("random 2-D shape (seeded), eps 1e-2",
-             _log_sum_exp(35, _random_shape(34, 2, 5, 2), 1e-2), _judge_numerical_gradient),
-    ),
+    case_generator=_numerical_gradient_cases,
 )
 
 
@@ -228,29 +322,56 @@ CAPPED = ("your loss is finite but too small where a logit is large and of the w
 SOFT = ("targets may be any number in [0, 1] (soft labels): use "
         "t * log(sigmoid(z)) + (1 - t) * log(1 - sigmoid(z)) in its stable form, not a "
         "branch on t == 1")
+BOTH_TERMS = ("the loss has two terms, -t * log(sigmoid(z)) - (1 - t) * log(1 - sigmoid(z)): "
+              "the second is the one that counts for the examples with t = 0")
+PER_LOGIT = ("grad_logits has one entry per example: (sigmoid(z) - t) / N, shape (N,), "
+             "not its mean or sum")
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # stable for any z, no overflow
 
 
-def _bce_inputs(seed: int, n: int, scale: float = 2.0, soft: bool = False,
-                confident_wrong: bool = False):
-    def make() -> tuple:
-        rng = np.random.default_rng(seed)
-        targets = rng.integers(0, 2, size=n).astype(np.float64)
-        if soft:
-            targets = rng.uniform(0.0, 1.0, size=n)
-        logits = scale * rng.standard_normal(n)
-        if confident_wrong:  # large logits of the wrong sign: log(0) for a naive loss
-            logits = np.where(targets > 0.5, -1.0, 1.0) * rng.uniform(40.0, 1000.0, size=n)
-        return logits, targets
-    return make
+def _hard_targets(rng: np.random.Generator, n: int) -> np.ndarray:
+    """0s and 1s, both present when n > 1 (so neither term of the loss can be left out)."""
+    targets = rng.integers(0, 2, size=n).astype(np.float64)
+    if n > 1:
+        targets[:2] = (0.0, 1.0)
+        targets = rng.permutation(targets)
+    return targets
 
 
-def _random_bce_inputs(seed: int, **options):
-    (n,) = _random_shape(seed, 5, 40, 1)
-    return _bce_inputs(seed + 1, n, **options)
+def _bce_draw(rng: np.random.Generator, n: int, scale: float, soft: bool = False) -> tuple:
+    targets = rng.uniform(0.0, 1.0, size=n) if soft else _hard_targets(rng, n)
+    return scale * rng.standard_normal(n), targets
+
+
+def _confident_and_wrong(rng: np.random.Generator, n: int) -> tuple:
+    """Large logits of the wrong sign, some beyond 710 where exp overflows in float64:
+    log(0) or inf for a naive loss, a capped one for a clipped loss."""
+    targets = _hard_targets(rng, n)
+    size = rng.uniform(40.0, 700.0, size=n)
+    for label in (0.0, 1.0):                          # one of each target beyond 710
+        size[rng.choice(np.flatnonzero(targets == label))] = rng.uniform(710.0, 1000.0)
+    return np.where(targets > 0.5, -1.0, 1.0) * size, targets
+
+
+def _bce_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    judge = _judge_bce
+    n_mixed = _int(rng, 5, 40)
+    logits, targets = _bce_draw(rng, n_mixed, float(rng.uniform(1.0, 10.0)))
+    soft = rng.random(n_mixed) < 0.5
+    targets[soft] = rng.uniform(0.0, 1.0, size=int(soft.sum()))
+    return (
+        Case.of("N examples, targets 0 or 1", _bce_draw(rng, _int(rng, 3, 12), 2.0), judge),
+        Case.of("a single example", _bce_draw(rng, 1, 2.0), judge),
+        Case.of("soft targets in [0, 1]", _bce_draw(rng, _int(rng, 4, 10), 2.0, soft=True),
+                judge),
+        Case.of("confident and wrong: logits of size 40 to 1000",
+                _confident_and_wrong(rng, _int(rng, 4, 12)), judge),
+        Case.of("random batch, hard and soft targets mixed, logits of scale 1 to 10",
+                (logits, targets), judge),
+    )
 
 
 def _judge_bce(inputs: tuple, output) -> Optional[Failure]:
@@ -262,11 +383,16 @@ def _judge_bce(inputs: tuple, output) -> Optional[Failure]:
     grad = (probs - targets) / n
     branches = [np.where(chosen, np.logaddexp(0, -logits), np.logaddexp(0, logits)).mean()
                 for chosen in (targets > 0.5, targets == 1)]  # targets rounded to 0 or 1
+    first_term = np.float64(np.mean(targets * np.logaddexp(0, -logits)))
     mistakes = {
-        "loss": [(np.float64(per_example.sum()), MEAN), (np.float64(-loss), SIGN)]
+        "loss": [(np.float64(per_example.sum()), MEAN), (np.float64(-loss), SIGN),
+                 (first_term, BOTH_TERMS)]
                 + [(np.float64(branch), SOFT) for branch in branches],
         "grad_logits": [(probs - targets, GRAD_MEAN), ((targets - probs) / n, SIGN),
-                        (grad * probs * (1 - probs), CANCELS)],
+                        (targets - probs, SIGN),
+                        (grad * probs * (1 - probs), CANCELS),
+                        (np.float64(grad.sum()), PER_LOGIT), (np.float64(grad.mean()), PER_LOGIT),
+                        (np.float64((probs - targets).mean()), PER_LOGIT)],
     }
     failure = compare_outputs(output, ("loss", "grad_logits"), (loss, grad),
                               mistakes=mistakes, nan_hint=STABLE)
@@ -288,15 +414,7 @@ BCE_WITH_LOGITS = Exercise(
     function="bce_with_logits",
     params=("logits", "targets"),
     summary="mean binary cross-entropy from logits, and its gradient with respect to them",
-    cases=(
-        Case("4 examples, targets 0 or 1", _bce_inputs(40, 4), _judge_bce),
-        Case("a single example", _bce_inputs(41, 1), _judge_bce),
-        Case("random batch size (seeded), targets 0 or 1", _random_bce_inputs(42),
-             _judge_bce),
-        Case("soft targets in [0, 1], 6 examples", _bce_inputs(44, 6, soft=True), _judge_bce),
-        Case("confident and wrong: logits of size 40 to 1000, random batch size (seeded)",
-             _random_bce_inputs(45, confident_wrong=True), _judge_bce),
-    ),
+    case_generator=_bce_cases,
 )
 
 
@@ -313,6 +431,10 @@ REMAINDER = ("the last rows were left out: when micro_batch does not divide N, t
 TOO_BIG = ("grad_fn refuses more than micro_batch rows at once (that is the point of "
            "accumulating): loop over consecutive slices X[i:i + micro_batch]")
 EMPTY = "a micro-batch had no rows: slice up to N only (range(0, N, micro_batch))"
+LAST_SIZE = ("the last micro-batch may hold fewer rows: weight it by its own row count, "
+             "len(X[i:i + micro_batch]), not by micro_batch")
+DIVIDE_BY_N = ("divide the weighted sum by N, the number of rows, not by (number of "
+               "micro-batches) * micro_batch")
 
 
 def _least_squares_grad(limit: int):
@@ -339,21 +461,41 @@ def _softmax_regression_grad(limit: int):
     return grad_fn
 
 
-def _accumulation_inputs(seed: int, n: Optional[int], d: int, micro: Optional[int],
-                         classes: int = 0):
-    """classes = 0: least squares (w of shape (d,)); else softmax regression (d, classes).
-    n or micro None: drawn from the seeded generator."""
-    def make() -> tuple:
-        rng = np.random.default_rng(seed)
-        rows = int(rng.integers(7, 17)) if n is None else n
-        size = int(rng.integers(2, rows)) if micro is None else micro
-        X = rng.standard_normal((rows, d))
-        if classes:
-            w, y = rng.standard_normal((d, classes)), rng.integers(0, classes, size=rows)
-            return _softmax_regression_grad(size), w, X, y, size
-        w, y = rng.standard_normal(d), rng.standard_normal(rows)
-        return _least_squares_grad(size), w, X, y, size
-    return make
+def _accumulation_draw(rng: np.random.Generator, n: int, micro: int, classes: int = 0) -> tuple:
+    """classes = 0: least squares (w of shape (d,)); else softmax regression (d, classes)."""
+    d = _int(rng, 2, 5)
+    X = _normal(rng, (n, d), shift=_normal(rng, d))
+    if classes:
+        w, y = _normal(rng, (d, classes)), rng.integers(0, classes, size=n)
+        return _softmax_regression_grad(micro), w, X, y, micro
+    w, y = _normal(rng, d), _normal(rng, n, scale=2.0, shift=float(rng.normal()))
+    return _least_squares_grad(micro), w, X, y, micro
+
+
+def _accumulation_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    draw, judge = _accumulation_draw, _judge_accumulation
+    micro = _int(rng, 2, 5)
+    even = (micro * _int(rng, 2, 4), micro)
+    micro_r = _int(rng, 3, 6)
+    remainder = (micro_r * _int(rng, 1, 3) + _int(rng, 2, micro_r - 1), micro_r)
+    micro_1 = _int(rng, 2, 5)
+    one_left = (micro_1 * _int(rng, 1, 3) + 1, micro_1)
+    single = _int(rng, 3, 9)
+    whole = _int(rng, 3, 8)
+    n_random = _int(rng, 7, 20)
+    return (
+        Case.of("N a multiple of micro_batch, least squares", draw(rng, *even), judge),
+        Case.of("a smaller last micro-batch (2 or more rows), least squares",
+                draw(rng, *remainder), judge),
+        Case.of("a last micro-batch of one row, softmax regression",
+                draw(rng, *one_left, classes=3), judge),
+        Case.of("one row at a time (micro_batch 1), softmax regression",
+                draw(rng, single, 1, classes=_int(rng, 2, 4)), judge),
+        Case.of("micro_batch >= N (a single micro-batch)",
+                draw(rng, whole, whole + _int(rng, 0, 4)), judge),
+        Case.of("random N and micro_batch, softmax regression",
+                draw(rng, n_random, _int(rng, 2, n_random - 1), classes=3), judge),
+    )
 
 
 def _chunks(n: int, micro: int) -> list:
@@ -368,7 +510,9 @@ def _judge_accumulation(inputs: tuple, output) -> Optional[Failure]:
     means = [g for _, g in parts]
     full = [g for rows, g in parts if rows == micro]
     mistakes = [(np.mean(means, axis=0), WEIGHT_BY_SIZE), (np.sum(means, axis=0), SUM_OF_MEANS),
-                (np.sum(means, axis=0) / n, SUM_OVER_N)]
+                (np.sum(means, axis=0) / n, SUM_OVER_N),
+                (sum(micro * g for g in means) / n, LAST_SIZE),
+                (sum(rows * g for rows, g in parts) / (micro * len(parts)), DIVIDE_BY_N)]
     if full and len(full) < len(parts):  # a partial last micro-batch that a wrong loop can drop
         mistakes += [(np.mean(full, axis=0), REMAINDER),
                      (sum(micro * g for g in full) / (micro * len(full)), REMAINDER),
@@ -387,20 +531,7 @@ ACCUMULATED_GRADIENT = Exercise(
     function="accumulated_gradient",
     params=("grad_fn", "w", "X", "y", "micro_batch"),
     summary="the gradient of the mean loss over a whole batch, from micro-batches that fit",
-    cases=(
-        Case("12 rows in micro-batches of 4, least squares", _accumulation_inputs(50, 12, 3, 4),
-             _judge_accumulation),
-        Case("10 rows in micro-batches of 4 (the last has 2), least squares",
-             _accumulation_inputs(51, 10, 3, 4), _judge_accumulation),
-        Case("7 rows, one at a time, softmax regression with 3 classes",
-             _accumulation_inputs(52, 7, 4, 1, classes=3), _judge_accumulation),
-        Case("5 rows, micro_batch 8 (one micro-batch)", _accumulation_inputs(53, 5, 4, 8),
-             _judge_accumulation),
-        Case("random rows and micro_batch (seeded), least squares",
-             _accumulation_inputs(54, None, 3, None), _judge_accumulation),
-        Case("random rows and micro_batch (seeded), softmax regression",
-             _accumulation_inputs(55, None, 3, None, classes=3), _judge_accumulation),
-    ),
+    case_generator=_accumulation_cases,
     exception_hint=_accumulation_exception_hint,
 )
 

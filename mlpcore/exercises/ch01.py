@@ -14,7 +14,7 @@ import numpy as np
 
 from mlpcore.exercises._compare import (Mistake, as_numeric_array, compare_array,
                                         compare_outputs, describe)
-from mlpcore.exercises._registry import Case, Exercise, Failure
+from mlpcore.exercises._registry import Case, Exercise, Failure, fixed_cases
 
 
 # ------------------------------------------------------------- 1. the L2 penalty
@@ -89,7 +89,7 @@ L2_PENALTY = Exercise(
     function="l2_penalty",
     params=("named_params", "lam"),
     summary="the L2 penalty (lam/2)·Σ‖w‖² over the weights, biases skipped, and its gradients",
-    cases=(
+    case_generator=fixed_cases(
         Case("MLP 3 → 4 → 2, lam 0.1", _named_params(1, [3, 4, 2]), _judge_l2_penalty),
         Case("three layers 2 → 3 → 3 → 1, lam 0.5",
              _named_params(2, [2, 3, 3, 1], lam=0.5), _judge_l2_penalty),
@@ -180,7 +180,7 @@ ADAMW_STEP = Exercise(
     params=("param", "grad", "exp_avg", "exp_avg_sq", "step", "lr", "betas", "eps",
             "weight_decay"),
     summary="one AdamW step (decoupled weight decay), PyTorch's formulas and order",
-    cases=(
+    case_generator=fixed_cases(
         Case("first step (step 1, m = v = 0), 4 weights", _adamw_inputs(1, (4,), 1, 0.1, 0.5),
              _judge_adamw),
         Case("step 10, a 3 × 2 weight", _adamw_inputs(2, (3, 2), 10, 0.05, 1.0), _judge_adamw),
@@ -285,7 +285,7 @@ RIDGE_WITH_BIAS = Exercise(
     function="ridge_with_bias",
     params=("X", "y", "lam"),
     summary="closed-form ridge regression with an unpenalised bias (1/2 convention)",
-    cases=(
+    case_generator=fixed_cases(
         Case("N = 8 examples, D = 3 features, lam 0.1", _ridge_inputs(1, 8, 3, 0.1),
              _judge_ridge),
         Case("more features than examples (N = 4, D = 6), lam 0.5",
@@ -405,7 +405,7 @@ CHOOSE_LAMBDA = Exercise(
     function="choose_lambda",
     params=("lambdas", "train_errors", "val_errors", "test_errors"),
     summary="choose lam by the one-standard-error rule on validation errors over seeds",
-    cases=(
+    case_generator=fixed_cases(
         Case("7 values of lam, 3 seeds", _curves(1, 7, 3, 0.05, 0.08, 0.004), _judge_choose),
         Case("9 values of lam, 5 seeds, a flat bottom", _curves(2, 9, 5, 0.08, 0.03, 0.006),
              _judge_choose),

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from mlpcore.exercises._compare import as_numeric_array, compare_array, compare_outputs, describe
-from mlpcore.exercises._registry import Case, Exercise, Failure
+from mlpcore.exercises._registry import Case, Exercise, Failure, fixed_cases
 
 CONVENTION = ("check the convention: keep_prob is the probability of KEEPING a unit, so a "
               "unit is kept when rng.random(...) < keep_prob; the drop probability is "
@@ -100,7 +100,7 @@ STANDARD_DROPOUT = Exercise(
     function="standard_dropout",
     params=("x", "keep_prob", "training", "rng"),
     summary="standard dropout (keep-probability convention) in training and evaluation",
-    cases=(
+    case_generator=fixed_cases(
         Case("training, 4 × 5, keep_prob 0.8", _standard_inputs(1, (4, 5), 0.8, True),
              _judge_standard_dropout),
         Case("evaluation, 3 × 4, keep_prob 0.8", _standard_inputs(2, (3, 4), 0.8, False),
@@ -163,7 +163,7 @@ STANDARD_TO_INVERTED = Exercise(
     function="standard_to_inverted",
     params=("weight", "bias", "keep_prob"),
     summary="convert a standard-dropout network (keep probability) for inverted Dropout(p)",
-    cases=(
+    case_generator=fixed_cases(
         Case("4 hidden units → 3 classes, keep_prob 0.8", _conversion_inputs(11, 4, 3, 0.8),
              _judge_conversion),
         Case("5 → 2, keep_prob 0.5", _conversion_inputs(12, 5, 2, 0.5), _judge_conversion),
@@ -284,7 +284,7 @@ MC_DROPOUT_PREDICT = Exercise(
     function="mc_dropout_predict",
     params=("x", "w1", "b1", "w2", "b2", "p", "n_samples", "rng"),
     summary="Monte-Carlo dropout: mean and spread of the class probabilities over masks",
-    cases=(
+    case_generator=fixed_cases(
         Case("4 examples, 3 → 5 → 3, p 0.5, 10 masks", _mc_inputs(21, (4, 3, 5, 3), 0.5, 10),
              _judge_mc_dropout),
         Case("3 examples, 4 → 6 → 2, p 0.2, 20 masks", _mc_inputs(22, (3, 4, 6, 2), 0.2, 20),
@@ -393,7 +393,7 @@ CHOOSE_RATE = Exercise(
     function="choose_rate",
     params=("rates", "val_acc", "test_acc"),
     summary="choose a dropout rate on validation, and say which rates the seeds cannot separate",
-    cases=(
+    case_generator=fixed_cases(
         Case("5 rates, 5 seeds", _rate_inputs(41, (0.0, 0.1, 0.3, 0.5, 0.7), 5), _judge_rate),
         Case("6 rates (the chapter's sweep), 5 seeds",
              _rate_inputs(42, (0.0, 0.1, 0.3, 0.5, 0.7, 0.8), 5), _judge_rate),

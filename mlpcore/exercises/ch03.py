@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from mlpcore.exercises._compare import compare_array, compare_outputs, describe
-from mlpcore.exercises._registry import Case, Exercise, Failure
+from mlpcore.exercises._registry import Case, Exercise, Failure, fixed_cases
 
 
 # ------------------------------------------------------- 1. Xavier and He for (in, out)
@@ -109,7 +109,7 @@ INIT_WEIGHT = Exercise(
     function="init_weight",
     params=("fan_in", "fan_out", "scheme", "rng"),
     summary="Xavier-uniform or He-normal weights in mlpcore's (in, out) layout",
-    cases=(
+    case_generator=fixed_cases(
         Case("xavier_uniform, 300 → 100", _init_inputs(300, 100, XAVIER, 1), _judge_init),
         Case("he_normal, 256 → 512", _init_inputs(256, 512, HE, 2), _judge_init),
         Case("he_normal, 400 → 80", _init_inputs(400, 80, HE, 3), _judge_init),
@@ -188,7 +188,7 @@ CLIP_GRAD_NORM = Exercise(
     function="clip_grad_norm",
     params=("grads", "max_norm"),
     summary="clip a list of gradient arrays by their global L2 norm, like clip_grad_norm_",
-    cases=(
+    case_generator=fixed_cases(
         Case("two arrays, total norm far above max_norm = 1",
              _clip_inputs(40, [(3, 4), (4,)], 10.0, 1.0), _judge_clip),
         Case("one array with a tiny norm: nothing to clip",
@@ -268,7 +268,7 @@ BATCHNORM_TRAIN_FORWARD = Exercise(
     function="batchnorm_train_forward",
     params=("x", "gamma", "beta", "running_mean", "running_var", "momentum", "eps"),
     summary="BatchNorm1d's forward in training mode, with PyTorch's running statistics",
-    cases=(
+    case_generator=fixed_cases(
         Case("batch of 4, 3 features, momentum 0.1", _bn_inputs(50, 4, 3, 0.1), _judge_batchnorm),
         Case("batch of 2 (N - 1 = 1), 5 features", _bn_inputs(51, 2, 5, 0.1), _judge_batchnorm),
         Case("features far from zero (shift 50), eps 1e-3",
@@ -357,7 +357,7 @@ STABLE_INIT_STD = Exercise(
     function="stable_init_std",
     params=("fan_in", "activation", "negative_slope"),
     summary="the weight std that keeps the activation std within 10 % over 50 layers",
-    cases=(
+    case_generator=fixed_cases(
         Case("relu, fan_in 256", _stable_inputs(256, "relu"), _judge_stable_std),
         Case("linear, fan_in 100", _stable_inputs(100, "linear"), _judge_stable_std),
         Case("leaky_relu, slope 0.2, fan_in 128", _stable_inputs(128, "leaky_relu", 0.2),
@@ -475,11 +475,11 @@ DIAGNOSE = Exercise(
     function="diagnose",
     params=("profile",),
     summary="name the pathology behind a network's diagnostics",
-    cases=tuple(_diagnosis_case(label, seed, layers) for label, seed, layers in (
+    case_generator=fixed_cases(*(_diagnosis_case(label, seed, layers) for label, seed, layers in (
         ("healthy", 70, 20), ("vanishing", 71, 20), ("exploding", 72, 20),
         ("saturated", 73, 20), ("dead", 74, 20), ("vanishing", 75, 30), ("healthy", 76, 12),
         ("exploding", 77, 12), ("saturated", 78, 30), ("dead", 79, 12), ("vanishing", 80, 12),
-    )),
+    ))),
 )
 
 EXERCISES = [INIT_WEIGHT, CLIP_GRAD_NORM, BATCHNORM_TRAIN_FORWARD, STABLE_INIT_STD, DIAGNOSE]
