@@ -196,16 +196,12 @@ def _run_bwrap(job: bytes, home: str, timeout: float, reply_limit: int) -> Child
     """Run the child in bubblewrap. bwrap tells the sandboxed process's PID (as seen
     from here) on its info pipe; a pidfd on it lets the end of the run wait until that
     process, the sandbox's init, is really gone, and with it the whole sandbox."""
-    info_read, info_write = os.pipe()
+    info_read, info_write = os.pipe()  # _communicate closes info_write once bwrap has it
     try:
         return _communicate(_bwrap_command(_interpreter(), info_write), {}, home, job,
                             timeout, reply_limit, info=(info_read, info_write))
     finally:
-        for fd in (info_read, info_write):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        os.close(info_read)
 
 
 def _communicate(command, env, cwd, job: bytes, timeout: float, reply_limit: int,
@@ -215,12 +211,14 @@ def _communicate(command, env, cwd, job: bytes, timeout: float, reply_limit: int
     the sandbox's init, when ``info`` is bwrap's info pipe): nothing the child
     started, and no pipe it holds open, outlives this call."""
     deadline = time.monotonic() + timeout
-    process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=env, cwd=cwd,
-                               start_new_session=True, pass_fds=info[1:] if info else ())
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, env=env, cwd=cwd,
+                                   start_new_session=True, pass_fds=info[1:] if info else ())
+    finally:
+        if info:  # exactly once: another thread may reuse the number right after
+            os.close(info[1])
     sandboxed = _SandboxedProcess(info[0]) if info else None
-    if info:
-        os.close(info[1])
     chunks = {"out": [], "err": []}
     sizes = {"out": 0, "err": 0}
     limits = {"out": reply_limit, "err": STDERR_LIMIT}
