@@ -344,7 +344,7 @@ def write_json_atomically(data: dict, path: str) -> None:
     """Write JSON to a temporary file beside ``path``, then rename it over ``path``:
     a reader sees the old report or the new one, never half of one."""
     target = Path(path)
-    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    text = json.dumps(data, indent=1, ensure_ascii=False, default=_plain) + "\n"
     payload = text.encode("utf-8", "backslashreplace")
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                          dir=target.parent if str(target.parent) else ".")
@@ -357,6 +357,16 @@ def write_json_atomically(data: dict, path: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _plain(value):
+    """A value json cannot write (a NumPy scalar that slipped into a result): its
+    Python number, or its text, rather than no report at all."""
+    item = getattr(value, "item", None)
+    try:
+        return item() if callable(item) else str(value)
+    except Exception:
+        return repr(value)
 
 
 def merge_reports(paths: list[str]) -> dict:
