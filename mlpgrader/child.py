@@ -18,7 +18,6 @@ would hold memory outside the address-space limit or escape the usual accounting
 """
 from __future__ import annotations
 
-import json
 import linecache
 import os
 import sys
