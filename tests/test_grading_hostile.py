@@ -570,7 +570,7 @@ def test_a_pipe_held_open_after_the_child_ends_cannot_stall_the_grader(tmp_path)
     started at all) beside a control that answers at once."""
     from mlpgrader import sandbox
     marker = tmp_path / "still-running"
-    holder = f"(sleep 30; touch {marker}) & echo '{{}}'"
+    holder = f"(sleep 31.4159; touch {marker}) & echo '{{}}'"  # an unusual argv to look for
     start = time.monotonic()
     run = sandbox._communicate(["sh", "-c", holder], {"PATH": "/usr/bin:/bin"}, str(tmp_path),
                                b"", timeout=2, reply_limit=1000)
@@ -580,15 +580,16 @@ def test_a_pipe_held_open_after_the_child_ends_cannot_stall_the_grader(tmp_path)
                                    str(tmp_path), b"", timeout=2, reply_limit=1000)
     assert control.reply.strip() == b"{}" and not control.timed_out
     time.sleep(0.5)
-    assert not _running("sleep 30"), "the process holding the pipe survived"
+    assert not _running(["sleep", "31.4159"]), "the process holding the pipe survived"
     assert not marker.exists()
 
 
-def _running(command: str) -> bool:
+def _running(argv: list[str]) -> bool:
+    """Whether a process with exactly this argv exists."""
+    wanted = b"".join(arg.encode() + b"\0" for arg in argv)
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and command.encode() in \
-                    (entry / "cmdline").read_bytes().replace(b"\0", b" "):
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == wanted:
                 return True
         except OSError:
             pass
