@@ -1,8 +1,8 @@
 """The grader as a pytest plugin: one test per student × exercise.
 
     python -m pytest grading --submissions PATH [--report report.json]
-           [--chapter ch00] [--exercise-timeout 10] [--grading-jobs N]
-           [--shard K/N] [--no-sandbox]
+           [--chapter ch00] [--exercise-timeout 10] [--jobs N]
+           [--shard K/N] [--no-sandbox] [--cases-seed N | --cases-seed-file PATH]
 
 PATH is a notebook, a .py module, or a folder of notebooks (repeat --submissions for
 several). Every exercise runs in its own bubblewrap sandbox with a time limit; the
@@ -25,8 +25,7 @@ _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT) not in sys.path:  # mlpgrader is not installed: it lives beside mlpcore
     sys.path.insert(0, str(_ROOT))
 
-from mlpgrader import grader as _grader  # noqa: E402
-from mlpgrader.judge import DEFAULT_TIMEOUT  # noqa: E402
+from mlpgrader import options as _options  # noqa: E402
 from mlpgrader.sandbox import SandboxUnavailable  # noqa: E402
 
 _STATE = pytest.StashKey[dict]()
@@ -37,20 +36,7 @@ def pytest_addoption(parser):
     group.addoption("--submissions", action="append", metavar="PATH",
                     help="a notebook, a .py module or a folder of notebooks to grade "
                          "(repeatable)")
-    group.addoption("--report", metavar="FILE", help="also write a JSON report here")
-    group.addoption("--chapter", metavar="chNN",
-                    help="the class's chapter: grade every submission as it, flagging "
-                         "another chapter's notebook by name (default: each notebook's own)")
-    group.addoption("--exercise-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                    help=f"time limit per exercise (default {DEFAULT_TIMEOUT:g} s)")
-    group.addoption("--grading-jobs", type=int, default=None, metavar="N",
-                    help="exercises graded in parallel (default: CPU count, at most 8)")
-    group.addoption("--shard", metavar="K/N", default=None,
-                    help="grade only slice K of N of the submissions (merge the reports "
-                         "with python -m mlpgrader merge)")
-    group.addoption("--no-sandbox", action="store_true", default=False,
-                    help="grade without the bubblewrap sandbox (unsafe; the table and the "
-                         "report say so)")
+    _options.add_to(group.addoption)  # the same options as python -m mlpgrader grade
 
 
 def _grading_requested(config) -> bool:
@@ -71,13 +57,10 @@ def pytest_configure(config):
                 "(a notebook, a .py module or a folder of notebooks); see docs/grading.md")
         return
     try:
-        shard = _grader.parse_shard(config.getoption("shard"))
-        mode = _grader.sandbox_mode(config.getoption("no_sandbox"))
-        submissions = _grader.plan(paths, config.getoption("chapter"), shard)
+        run = _options.start(paths, config.getoption)
     except (ValueError, SandboxUnavailable) as exc:
         raise pytest.UsageError(f"grading: {exc}") from exc
-    config.stash[_STATE] = {"submissions": submissions, "futures": None, "mode": mode,
-                            "shard": shard, "timeout": config.getoption("exercise_timeout")}
+    config.stash[_STATE] = {"run": run, "futures": None}
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -91,7 +74,7 @@ def pytest_generate_tests(metafunc):
     if state is None or "graded" not in metafunc.fixturenames:
         return
     params, ids = [], []
-    for submission in state["submissions"]:
+    for submission in state["run"].submissions:
         if submission.error:
             params.append((submission, None))
             ids.append(f"{_ascii(submission.student)}/notebook")
@@ -109,9 +92,7 @@ def _ascii(name: str) -> str:
 def pytest_collection_finish(session):
     state = session.config.stash.get(_STATE, None)
     if state is not None and state["futures"] is None:
-        state["futures"] = _grader.grade_all(
-            state["submissions"], state["timeout"], session.config.getoption("grading_jobs"),
-            state["mode"])
+        state["futures"] = state["run"].grade()
 
 
 @pytest.fixture
@@ -131,10 +112,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for future in state["futures"].values():  # e.g. after -x, let the rest finish
         future.result()
     terminalreporter.section("exercise scores")
-    for line in _grader.score_table(state["submissions"], state["mode"]):
+    for line in _options.finish(state["run"]):
         terminalreporter.write_line(line)
-    report = config.getoption("report")
-    if report:
-        _grader.write_report(state["submissions"], report, state["timeout"], state["mode"],
-                             state["shard"])
-        terminalreporter.write_line(f"JSON report written to {report}")
+    if state["run"].report:
+        terminalreporter.write_line(f"JSON report written to {state['run'].report}")

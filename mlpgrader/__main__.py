@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import sys
 
-from mlpgrader import cli, grader, sandbox
-from mlpgrader.judge import DEFAULT_TIMEOUT
+from mlpgrader import cli, grader, options, sandbox
 
 
 def _grade(args) -> int:
     try:
-        shard = grader.parse_shard(args.shard)
-        mode = grader.sandbox_mode(args.no_sandbox)
-        submissions = grader.plan(args.submissions, args.chapter, shard)
+        run = options.start(args.submissions, lambda dest: getattr(args, dest))
     except (ValueError, sandbox.SandboxUnavailable) as exc:
         return cli.refuse("grade", exc)
-    for future in grader.grade_all(submissions, args.exercise_timeout, args.jobs, mode).values():
+    for future in run.grade().values():
         future.result()
-    print("\n".join(grader.score_table(submissions, mode)))
-    if args.report:
-        grader.write_report(submissions, args.report, args.exercise_timeout, mode, shard)
-        print(f"JSON report written to {args.report}")
-    return grader.exit_status([s.to_dict() for s in submissions])
+    print("\n".join(options.finish(run)))
+    if run.report:
+        print(f"JSON report written to {run.report}")
+    return grader.exit_status([submission.to_dict() for submission in run.submissions])
 
 
 def _merge(args) -> int:
@@ -51,14 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     grade = commands.add_parser("grade", help="grade submissions (a table, and a JSON report)")
     grade.add_argument("submissions", nargs="+", help="notebooks, .py modules or folders")
-    grade.add_argument("--report", help="write the JSON report here")
-    grade.add_argument("--chapter", help="the class's chapter: grade every submission as it, "
-                                         "flagging another chapter's notebook")
-    grade.add_argument("--shard", help="grade only slice K of N of the class, e.g. 2/8")
-    grade.add_argument("--exercise-timeout", type=float, default=DEFAULT_TIMEOUT)
-    grade.add_argument("--jobs", type=int, default=None, help="exercises graded in parallel")
-    grade.add_argument("--no-sandbox", action="store_true",
-                       help="grade without bubblewrap (unsafe; a warning goes in the report)")
+    options.add_to(grade.add_argument)
     grade.set_defaults(run=_grade)
     merge = commands.add_parser("merge", help="combine the shard reports of one class")
     merge.add_argument("reports", nargs="+")

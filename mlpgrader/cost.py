@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from mlpcore.exercises import chapter_exercises
-from mlpgrader.judge import grade_source
+from mlpgrader.grade_cell import grade_source
 from mlpgrader.notebook import find_exercise_source, load_cells
 
 BOOK = Path(__file__).resolve().parents[1] / "book" / "00_mlp_in_numpy.ipynb"

@@ -25,14 +25,15 @@ from typing import Iterable, Optional
 
 from mlpcore.exercises import Exercise, ExerciseResult, chapter_exercises, chapter_names
 from mlpgrader import sandbox
-from mlpgrader.judge import DEFAULT_TIMEOUT, GraderError, grade_source
-from mlpgrader.notebook import (NotebookError, chapter_from_name, find_exercise_source,
-                                infer_chapter, load_cells)
+from mlpgrader.grade_cell import DEFAULT_TIMEOUT, GraderError, grade_source
+from mlpgrader.notebook import (NotebookError, find_exercise_source, infer_chapter,
+                                load_cells, notebook_chapter)
 from mlpgrader.text import clean, clean_path
 
 SUFFIXES = (".ipynb", ".py")
 NAME_WIDTH = 40
-REPORT_VERSION = 2
+REPORT_VERSION = 3
+PUBLIC_CASES = "public"
 
 
 @dataclass
@@ -60,9 +61,26 @@ class Submission:
 
     @property
     def max_points(self) -> int:
-        return sum(exercise.max_points for exercise in self.exercises)
+        """Each exercise's maximum as graded (held-out cases may number differently
+        from the book's), or as registered if it has no result yet."""
+        return sum(self.results[e.id].max_points if e.id in self.results else e.max_points
+                   for e in self.exercises)
 
     def to_dict(self) -> dict:
+        """The report's entry; a failure while summarising one exercise costs that
+        exercise only (it is reported as an error with 0 points)."""
+        for exercise in self.exercises:
+            result = self.results.get(exercise.id)
+            if result is not None:
+                try:
+                    _exercise_entry(result)
+                except Exception as exc:
+                    self.results[exercise.id] = ExerciseResult.error(
+                        exercise, f"the grader could not summarise this exercise "
+                                  f"({type(exc).__name__})")
+        return self._entry()
+
+    def _entry(self) -> dict:
         max_points = self.max_points
         return {
             "student": self.student, "file": clean_path(self.path), "chapter": self.chapter,
@@ -70,15 +88,18 @@ class Submission:
             "points": self.points, "max_points": max_points,
             "percent": round(100.0 * self.points / max_points, 1) if max_points else 0.0,
             "note": other_chapter_note(self.other_chapter, self.chapter),
-            "exercises": [
-                {"id": result.exercise, "status": result.status, "points": result.points,
-                 "max_points": result.max_points,
-                 "messages": [clean(line, 2000) for line in result.lines()],
-                 "cases": [{key: clean(value, 2000) if isinstance(value, str) else value
-                            for key, value in case.__dict__.items()} for case in result.cases]}
-                for result in (self.results.get(exercise.id) for exercise in self.exercises)
-                if result is not None],
+            "exercises": [_exercise_entry(result)
+                          for result in (self.results.get(e.id) for e in self.exercises)
+                          if result is not None],
         }
+
+
+def _exercise_entry(result: ExerciseResult) -> dict:
+    return {"id": result.exercise, "status": result.status, "points": int(result.points),
+            "max_points": int(result.max_points),
+            "messages": [clean(line, 2000) for line in result.lines()],
+            "cases": [{key: clean(value, 2000) if isinstance(value, str) else value
+                       for key, value in case.__dict__.items()} for case in result.cases]}
 
 
 # ---------------------------------------------------------------- finding submissions
@@ -164,13 +185,13 @@ def plan(paths: Iterable[str], chapter: Optional[str] = None,
             submission.cells = load_cells(path)
         except NotebookError as exc:
             submission.read_error = clean(str(exc), 400)
+        except Exception as exc:  # a bug of the reader: this student only
+            submission.read_error = clean(f"could not read notebook ({type(exc).__name__}: "
+                                          f"{exc})", 400)
         if chapter is not None and submission.cells is not None:
             own = infer_chapter(submission.cells)  # its content only, not its file name
             submission.other_chapter = own if own not in (None, chapter) else None
-        if submission.chapter is None:
-            name = clean_path(path.stem)
-            submission.chapter = (infer_chapter(submission.cells, name)
-                                  if submission.cells is not None else chapter_from_name(name))
+        submission.chapter = notebook_chapter(submission.cells, clean_path(path.stem), chapter)
         submissions.append(submission)
     known = {s.chapter for s in submissions if s.chapter is not None}
     for submission in submissions:
@@ -200,31 +221,45 @@ def sandbox_mode(no_sandbox: bool) -> str:
 
 
 def grade_exercise(submission: Submission, exercise: Exercise, mode: str = "bwrap",
-                   timeout: float = DEFAULT_TIMEOUT) -> ExerciseResult:
-    """Grade one exercise of one submission (in the sandbox when there is code)."""
-    if submission.read_error:
-        return ExerciseResult.error(exercise, submission.read_error)
-    source = find_exercise_source(submission.cells or [], exercise)
-    if source is None and submission.other_chapter:
+                   timeout: float = DEFAULT_TIMEOUT,
+                   cases_seed: Optional[int] = None) -> ExerciseResult:
+    """Grade one exercise of one submission (in the sandbox when there is code), with
+    the held-out cases of ``cases_seed`` if given. Never raises: whatever goes wrong
+    while reading, running, judging or summarising costs this exercise only."""
+    try:
+        if submission.read_error:
+            return ExerciseResult.error(exercise, submission.read_error)
+        source = find_exercise_source(submission.cells or [], exercise)
+        if source is None and submission.other_chapter:
+            return ExerciseResult.error(
+                exercise, f"{other_chapter_note(submission.other_chapter, submission.chapter)}: "
+                          f"no code cell defines `{exercise.function}`")
+        if source is None:
+            return ExerciseResult.error(
+                exercise, f"exercise cell not found: no code cell defines "
+                          f"`{exercise.function}` (keep `def {exercise.call_signature}:` "
+                          f"and the cell's `exercise` tag)")
+        return grade_source(exercise, source, mode, timeout, cases_seed)
+    except GraderError as exc:
+        return ExerciseResult.error(exercise, clean(str(exc), 400))
+    except Exception as exc:  # a bug in the grader, reported, never fatal
         return ExerciseResult.error(
-            exercise, f"{other_chapter_note(submission.other_chapter, submission.chapter)}: "
-                      f"no code cell defines `{exercise.function}`")
-    if source is None:
-        return ExerciseResult.error(
-            exercise, f"exercise cell not found: no code cell defines `{exercise.function}` "
-                      f"(keep `def {exercise.call_signature}:` and the cell's `exercise` tag)")
-    return grade_source(exercise, source, mode, timeout)
+            exercise, f"the grader failed on this exercise: {type(exc).__name__}: "
+                      f"{clean(str(exc), 200)}")
 
 
 def grade_all(submissions: list[Submission], timeout: float = DEFAULT_TIMEOUT,
-              jobs: Optional[int] = None, mode: str = "bwrap") -> dict[tuple[str, str], Future]:
+              jobs: Optional[int] = None, mode: str = "bwrap",
+              cases_seed: Optional[int] = None) -> dict[tuple[str, str], Future]:
     """Start grading every (student, exercise) on a pool of ``jobs`` threads, each
-    driving one sandbox; returns the futures keyed by (student, exercise id)."""
+    driving one sandbox; returns the futures keyed by (student, exercise id). A
+    future's result is always an ExerciseResult (``grade_exercise`` never raises)."""
     pool = ThreadPoolExecutor(max_workers=jobs or default_jobs())
     futures = {}
     for submission in submissions:
         for exercise in submission.exercises:
-            future = pool.submit(grade_exercise, submission, exercise, mode, timeout)
+            future = pool.submit(grade_exercise, submission, exercise, mode, timeout,
+                                 cases_seed)
             future.add_done_callback(_store(submission, exercise))
             futures[(submission.student, exercise.id)] = future
     pool.shutdown(wait=False)
@@ -239,12 +274,9 @@ def _store(submission: Submission, exercise: Exercise):
     def callback(future: Future) -> None:
         try:
             submission.results[exercise.id] = future.result()
-        except GraderError as exc:
-            submission.results[exercise.id] = ExerciseResult.error(exercise, str(exc))
-        except Exception as exc:  # a bug in the grader, reported, never fatal
+        except BaseException as exc:  # cancelled, or a bug: this exercise only
             submission.results[exercise.id] = ExerciseResult.error(
-                exercise, f"the grader failed on this exercise: {type(exc).__name__}: "
-                          f"{clean(str(exc), 200)}")
+                exercise, f"the grader failed on this exercise: {type(exc).__name__}")
     return callback
 
 
@@ -339,27 +371,40 @@ def _cell_text(name: str) -> str:
 
 
 def report_dict(submissions: list[Submission], timeout: float, mode: str = "bwrap",
-                shard: tuple[int, int] = (1, 1)) -> dict:
+                shard: tuple[int, int] = (1, 1), cases: str = PUBLIC_CASES) -> dict:
+    """The JSON report. ``cases`` is ``"public"`` (the book's cases) or the
+    fingerprint of the instructor's private cases seed (``seed_fingerprint``), which
+    lets the grading be re-run exactly without revealing the seed."""
     rows = [s.to_dict() for s in submissions]
-    return {"version": REPORT_VERSION,
+    return {"version": REPORT_VERSION, "complete": True,
             "grader": {"sandbox": mode, "warning": None if mode == "bwrap" else
                        sandbox.UNSANDBOXED_WARNING, "timeout_seconds": timeout,
-                       "shards": [f"{shard[0]}/{shard[1]}"]},
+                       "shards": [f"{shard[0]}/{shard[1]}"], "cases": cases},
             "points": sum(row["points"] for row in rows),
             "max_points": sum(row["max_points"] for row in rows),
             "submissions": rows}
 
 
 def write_report(submissions: list[Submission], path: str, timeout: float,
-                 mode: str = "bwrap", shard: tuple[int, int] = (1, 1)) -> None:
-    write_json_atomically(report_dict(submissions, timeout, mode, shard), path)
+                 mode: str = "bwrap", shard: tuple[int, int] = (1, 1),
+                 cases: str = PUBLIC_CASES) -> None:
+    write_json_atomically(report_dict(submissions, timeout, mode, shard, cases), path)
+
+
+def mark_report_in_progress(path: str) -> None:
+    """Called before anything else of a run: replace whatever report is at ``path``
+    by a marker that says a grading started and has not finished, so an old report
+    never looks current if this run stops early. ``merge`` refuses the marker."""
+    write_json_atomically({"version": REPORT_VERSION, "complete": False,
+                           "note": "grading started and has not finished (or was "
+                                   "interrupted): this is not a grading report"}, path)
 
 
 def write_json_atomically(data: dict, path: str) -> None:
     """Write JSON to a temporary file beside ``path``, then rename it over ``path``:
     a reader sees the old report or the new one, never half of one."""
     target = Path(path)
-    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    text = json.dumps(data, indent=1, ensure_ascii=False, default=_plain) + "\n"
     payload = text.encode("utf-8", "backslashreplace")
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
                                          dir=target.parent if str(target.parent) else ".")
@@ -382,6 +427,16 @@ def _umask() -> int:
     return mask
 
 
+def _plain(value):
+    """A value json cannot write (a NumPy scalar that slipped into a result): its
+    Python number, or its text, rather than no report at all."""
+    item = getattr(value, "item", None)
+    try:
+        return item() if callable(item) else str(value)
+    except Exception:
+        return repr(value)
+
+
 def merge_reports(paths: list[str]) -> dict:
     """One report from the shard reports of one class: every shard 1..N exactly once,
     the same sandbox mode and time limit, no student twice. ValueError otherwise."""
@@ -391,6 +446,12 @@ def merge_reports(paths: list[str]) -> dict:
             reports.append(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
             raise ValueError(f"{clean_path(path)}: not a grading report ({exc})") from None
+        if reports[-1].get("complete") is False:
+            raise ValueError(f"{clean_path(path)}: that grading did not finish")
+    seeds = {report["grader"].get("cases", PUBLIC_CASES) for report in reports}
+    if len(seeds) != 1:
+        raise ValueError(f"the reports were graded with different cases: "
+                         f"{', '.join(sorted(seeds))}")
     shards = [shard for report in reports for shard in report["grader"]["shards"]]
     counts = {int(shard.split("/")[1]) for shard in shards}
     if len(counts) != 1:
@@ -410,11 +471,12 @@ def merge_reports(paths: list[str]) -> dict:
         raise ValueError("a student appears in two shards: were they run on different "
                          "folders?")
     mode = "bwrap" if modes == {"bwrap"} else "none"
-    return {"version": REPORT_VERSION,
+    return {"version": REPORT_VERSION, "complete": True,
             "grader": {"sandbox": mode, "warning": None if mode == "bwrap" else
                        sandbox.UNSANDBOXED_WARNING,
                        "timeout_seconds": max(r["grader"]["timeout_seconds"] for r in reports),
-                       "shards": sorted(shards, key=lambda s: int(s.split("/")[0]))},
+                       "shards": sorted(shards, key=lambda s: int(s.split("/")[0])),
+                       "cases": seeds.pop()},
             "points": sum(row["points"] for row in rows),
             "max_points": sum(row["max_points"] for row in rows),
             "submissions": rows}

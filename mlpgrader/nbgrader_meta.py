@@ -17,16 +17,14 @@ prose).
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
-from mlpcore.exercises import chapter_exercises, chapter_names, find_by_function
-from mlpgrader.notebook import (CHECK_TAG, EXERCISE_TAG, cell_source, cell_tags,
-                                chapter_from_name, defined_functions, infer_chapter)
+from mlpcore.exercises import chapter_exercises, chapter_names
+from mlpgrader.notebook import (CHECK_TAG, EXERCISE_TAG, cell_source, cell_tags, check_calls,
+                                exercise_of_cell, notebook_chapter)
 
 SCHEMA_VERSION = 3
-_CHECK = re.compile(r"""check\(\s*["'](ch\d\d\.\w+)["']""")
 _MARKER_WORDS = ("BEGIN SOLUTION", "END SOLUTION")
 
 
@@ -37,12 +35,11 @@ class StampError(ValueError):
 def _exercise_of(cell: dict, chapter: str | None, where: str):
     source = cell_source(cell)
     if EXERCISE_TAG in cell_tags(cell):
-        for function in defined_functions(source):
-            matches = find_by_function(function, [chapter] if chapter else None)
-            if len(matches) == 1:
-                return matches[0]
+        exercise = exercise_of_cell(source, chapter)
+        if exercise is not None:
+            return exercise
         raise StampError(f"{where} is tagged `{EXERCISE_TAG}` but defines no registered exercise")
-    ids = _CHECK.findall(source)
+    ids = check_calls(source)
     known = {e.id: e for c in chapter_names() for e in chapter_exercises(c)}
     if len(ids) != 1 or ids[0] not in known:
         raise StampError(f"{where} is tagged `{CHECK_TAG}` but does not call check() on one "
@@ -68,7 +65,7 @@ def expected_metadata(cell: dict, chapter: str | None, where: str) -> dict | Non
 def stamp(notebook: dict, name: str) -> int:
     """Write the nbgrader metadata into ``notebook`` (in place); the number of cells
     whose metadata changed."""
-    chapter = chapter_from_name(name) or infer_chapter(notebook.get("cells", []), name)
+    chapter = notebook_chapter(notebook.get("cells", []), name)
     changed = 0
     for index, cell in enumerate(notebook.get("cells", [])):
         metadata = cell.setdefault("metadata", {})
@@ -85,7 +82,7 @@ def stamp(notebook: dict, name: str) -> int:
 
 def problems(notebook: dict, name: str) -> list[str]:
     """Why nbgrader could not use this notebook as it is (empty: it can)."""
-    chapter = chapter_from_name(name) or infer_chapter(notebook.get("cells", []), name)
+    chapter = notebook_chapter(notebook.get("cells", []), name)
     found = []
     for index, cell in enumerate(notebook.get("cells", [])):
         where = f"{name}: cell {index}"

@@ -1,7 +1,9 @@
 """Notebooks as the exercises see them: cells, tags, solution markers, chapters.
 
 A submission is untrusted: ``load_cells`` reads it defensively (a regular file, not a
-symlink, at most MAX_BYTES, UTF-8 JSON (absurd nesting refused), a list of
+symlink, at most MAX_BYTES, UTF-8 JSON (absurd nesting refused; at most
+MAX_JSON_ITEMS values, counted before parsing, and MAX_JSON_OBJECTS objects, counted
+while parsing, so a file of a million tiny cells is refused cheaply), a list of
 cells each with text source) and returns normalised cells
 ``{"cell_type": str, "source": str, "tags": [str]}``, or raises NotebookError with a
 one-line reason for that student's report. A ``.py`` submission counts as one code
@@ -9,6 +11,7 @@ cell tagged exercise.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -17,17 +20,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Optional
 
-from mlpcore.exercises import Exercise, chapter_names, find_by_function
+from mlpcore.exercises import Exercise, all_exercises, chapter_names
+from mlpgrader.wire import json_items
 
 EXERCISE_TAG = "exercise"
 CHECK_TAG = "exercise-check"
 BEGIN_SOLUTION = re.compile(r"^(\s*)###\s*BEGIN SOLUTION\s*$")
 END_SOLUTION = re.compile(r"^\s*###\s*END SOLUTION\s*$")
 _TOP_LEVEL_DEF = re.compile(r"^def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
-_CHECK_CALL = re.compile(r"""check\(\s*["'](ch\d\d)\.\w+["']""")
+CHECK_CALL = re.compile(r"""check\(\s*["']((ch\d\d)\.\w+)["']""")  # id, chapter
 _NAME_CHAPTER = re.compile(r"^(\d\d)_|(?:^|[^a-z])ch(\d\d)(?:$|[^0-9])", re.IGNORECASE)
 MAX_BYTES = 20 * 2 ** 20
 MAX_CELLS = 10_000
+MAX_JSON_ITEMS = 500_000    # JSON values of one notebook, counted before parsing
+MAX_JSON_OBJECTS = 100_000  # JSON objects, counted while parsing (the book's: < 1,000)
 
 
 class NotebookError(Exception):
@@ -92,12 +98,36 @@ def load_cells(path: Path) -> list[dict]:
         raise NotebookError("could not read notebook: it contains NUL characters")
     if Path(path).suffix == ".py":
         return [{"cell_type": "code", "source": text, "tags": [EXERCISE_TAG]}]
+    if json_items(text) > MAX_JSON_ITEMS:  # refused before Python builds the objects
+        raise NotebookError(f"could not read notebook: over {MAX_JSON_ITEMS:,} JSON items "
+                            f"(clear the outputs and save again)")
     try:
-        notebook = json.loads(text)
+        notebook = json.loads(text, object_hook=_object_counter())
+    except _TooManyObjects:
+        raise NotebookError(f"could not read notebook: over {MAX_JSON_OBJECTS:,} JSON "
+                            f"objects (clear the outputs and save again)") from None
     except (ValueError, RecursionError) as exc:
         reason = str(exc) if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         raise NotebookError(f"could not read notebook: not valid JSON ({reason[:120]})") from None
     return normalise(notebook)
+
+
+class _TooManyObjects(Exception):
+    pass
+
+
+def _object_counter():
+    """A json object_hook that stops the parse at the MAX_JSON_OBJECTS-th object,
+    before Python has built the rest."""
+    count = 0
+
+    def hook(obj: dict) -> dict:
+        nonlocal count
+        count += 1
+        if count > MAX_JSON_OBJECTS:
+            raise _TooManyObjects
+        return obj
+    return hook
 
 
 def normalise(notebook) -> list[dict]:
@@ -125,8 +155,49 @@ def normalise(notebook) -> list[dict]:
 
 
 def defined_functions(source: str) -> list[str]:
-    """Names of the top-level functions a cell defines (works on broken code too)."""
-    return _TOP_LEVEL_DEF.findall(source)
+    """Names of the top-level functions a cell defines, each once, in order (works on
+    broken code too)."""
+    return list(dict.fromkeys(_TOP_LEVEL_DEF.findall(source)))
+
+
+def check_calls(source: str) -> list[str]:
+    """The exercise ids a cell's ``check("chNN.function", ...)`` calls name."""
+    return [match[0] for match in CHECK_CALL.findall(source)]
+
+
+@functools.lru_cache(maxsize=1)
+def _exercises_by_function() -> dict[str, tuple[Exercise, ...]]:
+    index: dict[str, list[Exercise]] = {}
+    for exercise in all_exercises():
+        index.setdefault(exercise.function, []).append(exercise)
+    return {name: tuple(found) for name, found in index.items()}
+
+
+def exercises_defined(source: str, chapter: Optional[str] = None) -> list[Exercise]:
+    """The registered exercises (of ``chapter``, if given) whose function the cell
+    defines."""
+    index = _exercises_by_function()
+    return [exercise for function in defined_functions(source)
+            for exercise in index.get(function, ())
+            if chapter is None or exercise.chapter == chapter]
+
+
+def exercise_of_cell(source: str, chapter: Optional[str] = None) -> Optional[Exercise]:
+    """The exercise an exercise cell is for: the first function it defines that names
+    exactly one registered exercise (of ``chapter``, if given); None if there is none."""
+    index = _exercises_by_function()
+    for function in defined_functions(source):
+        matches = [e for e in index.get(function, ()) if chapter is None or e.chapter == chapter]
+        if len(matches) == 1:
+            return matches[0]
+    return None
+
+
+@functools.lru_cache(maxsize=64)
+def _defined_set(source: str) -> frozenset:
+    """The functions a cell defines, scanned once per cell text (a submission's cells
+    are looked up once per exercise)."""
+    return frozenset(_TOP_LEVEL_DEF.findall(source))
 
 
 def find_exercise_source(cells: list[dict], exercise: Exercise) -> Optional[str]:
@@ -137,7 +208,7 @@ def find_exercise_source(cells: list[dict], exercise: Exercise) -> Optional[str]
     tagged = [cell for cell in code_cells if EXERCISE_TAG in cell_tags(cell)]
     for pool in (tagged, code_cells):
         matches = [cell for cell in pool
-                   if exercise.function in defined_functions(cell_source(cell))]
+                   if exercise.function in _defined_set(cell_source(cell))]
         if matches:
             return cell_source(matches[-1])
     return None
@@ -152,18 +223,29 @@ def chapter_from_name(name: str) -> Optional[str]:
     return chapter if chapter in chapter_names() else None
 
 
+def notebook_chapter(cells: Optional[list], name: str = "",
+                     given: Optional[str] = None) -> Optional[str]:
+    """The one rule for a notebook's chapter, first that answers: ``given`` (the
+    instructor's --chapter); the content (``infer_chapter``); the file name."""
+    if given is not None:
+        return given
+    if cells is not None:
+        return infer_chapter(cells, name)
+    return chapter_from_name(name)
+
+
 def infer_chapter(cells: list[dict], name: str = "") -> Optional[str]:
-    """The chapter a notebook belongs to: from its check calls and the exercise
-    functions it defines (the most frequent chapter wins), else from its file name."""
+    """The chapter a notebook's content belongs to: from its check calls and the
+    exercise functions it defines (the most frequent chapter wins), else from its file
+    name. Linear in the notebook's size (each function name looked up once per cell)."""
     known = set(chapter_names())
     votes: Counter = Counter()
     for cell in cells:
         if cell.get("cell_type") != "code":
             continue
         source = cell_source(cell)
-        votes.update(chapter for chapter in _CHECK_CALL.findall(source) if chapter in known)
-        for function in defined_functions(source):
-            votes.update(exercise.chapter for exercise in find_by_function(function))
+        votes.update(chapter for _, chapter in CHECK_CALL.findall(source) if chapter in known)
+        votes.update(exercise.chapter for exercise in exercises_defined(source))
     if votes:
         best = max(votes.values())
         return min(chapter for chapter, count in votes.items() if count == best)

@@ -1,4 +1,6 @@
-"""The values that cross the sandbox's pipe, as plain JSON (never pickle).
+"""What crosses the sandbox's pipe, as plain JSON (never pickle): the job the grader
+sends, the reply the child sends back, and the values inside them. The one home of
+both formats, their size limits and their encoding and decoding.
 
 Both sides use this file: the grader, to send a case's inputs and read the learner's
 outputs; the sandboxed child (which gets a copy of this file, the standard library
@@ -33,6 +35,8 @@ MAX_DEPTH = 24             # nesting of lists/tuples/dicts
 MAX_ITEMS = 100_000        # entries of one list/tuple/dict
 MAX_ARRAY_BYTES = 64 * 2 ** 20
 MAX_TEXT = 10_000          # characters of one string
+REPLY_LIMIT = 32 * 2 ** 20  # bytes of the child's reply
+MAX_MESSAGE_ITEMS = 200_000  # JSON values of one reply, estimated before parsing
 _DTYPE = re.compile(r"^[<>|=][biufc][1-9][0-9]?$")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _MODULES = ("numpy", "math")
@@ -186,7 +190,10 @@ def decode(data, depth: int = 0, allow_code: bool = False):
         real, imag = (decode(part, depth + 1) for part in parts)
         if not all(type(part) in (int, float) for part in (real, imag)):
             raise WireError("a malformed complex number")
-        return complex(real, imag)
+        try:
+            return complex(real, imag)
+        except OverflowError:  # a 400-digit integer part
+            raise WireError("a complex number out of range") from None
     if kind in ("array", "scalar"):
         array = _decode_array(data)
         return array if kind == "array" else array[()]
@@ -243,8 +250,8 @@ def _decode_generator(state) -> np.random.Generator:
     bit_generator = getattr(np.random, name)()
     try:
         bit_generator.state = state
-    except (TypeError, ValueError, KeyError) as exc:
-        raise WireError(f"a malformed generator state ({exc})") from None
+    except Exception as exc:  # TypeError, ValueError, KeyError, OverflowError (a -1 in it)
+        raise WireError(f"a malformed generator state ({type(exc).__name__})") from None
     return np.random.Generator(bit_generator)
 
 
@@ -253,11 +260,159 @@ def dumps(value) -> bytes:
     return json.dumps(value, ensure_ascii=True, allow_nan=False).encode("ascii")
 
 
-def loads(raw: bytes, limit: int):
-    """Parse a JSON message of at most ``limit`` bytes; WireError otherwise."""
+def json_items(text) -> int:
+    """An upper bound on the number of values in a JSON text, counted in one cheap
+    pass before parsing (every value but the first follows a comma or opens a
+    container), so that a file of a million tiny items is refused before Python
+    builds a million objects."""
+    marks = (b",", b"[", b"{") if isinstance(text, (bytes, bytearray)) else (",", "[", "{")
+    return sum(text.count(mark) for mark in marks) + 1
+
+
+def loads(raw: bytes, limit: int = REPLY_LIMIT, max_items: int = MAX_MESSAGE_ITEMS):
+    """Parse a JSON message of at most ``limit`` bytes and ``max_items`` values;
+    WireError otherwise."""
     if len(raw) > limit:
         raise WireError(f"the message is over {limit} bytes")
+    if json_items(raw) > max_items:
+        raise WireError(f"the message has over {max_items} JSON values")
     try:
         return json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
         raise WireError(f"not a valid message ({type(exc).__name__})") from None
+
+
+# ------------------------------------------------------------------ job and reply
+# The job, grader -> child, one JSON object:
+#     {"function", "params": [name, ...], "may_modify": [name, ...], "preamble",
+#      "source", "cases": [encoded argument tuple, ...], "limits": {RLIMIT_...: n},
+#      "no_processes": bool}
+# The reply, child -> grader, one JSON object:
+#     {"problem": str, "fatal": bool, "stub": bool,
+#      "cases": [{"output": encoded, "after": {name: encoded}, "changed": name | null,
+#                 "warning": str, "raised": null | {"type", "bases", "message",
+#                                                  "where", "exit_code"}}, ...]}
+JOB_KEYS = ("function", "params", "may_modify", "preamble", "source", "cases", "limits",
+            "no_processes")
+
+
+def job_message(function: str, params, may_modify, preamble: str, source: str,
+                cases: list, limits: dict, no_processes: bool) -> bytes:
+    """The job for the child (``cases``: each case's arguments, already encoded)."""
+    job = dict(zip(JOB_KEYS, (function, list(params), sorted(may_modify), preamble, source,
+                              cases, dict(limits), bool(no_processes))))
+    return json.dumps(job).encode("ascii")
+
+
+def read_job(raw: bytes) -> dict:
+    """The child's reading of a job (from the grader: trusted, only checked whole)."""
+    job = json.loads(raw)
+    missing = [key for key in JOB_KEYS if key not in job]
+    if missing:
+        raise WireError(f"the job lacks {', '.join(missing)}")
+    return job
+
+
+def _calling():
+    try:
+        from mlpcore.exercises import calling
+    except ImportError:  # inside the sandbox: the file beside this one
+        import calling  # type: ignore[no-redef]
+    return calling
+
+
+def describe_call(outcome, params, may_modify) -> dict:
+    """One case of the reply, from the child's ``calling.CallOutcome``."""
+    described = {"changed": outcome.changed, "warning": _text(outcome.warning),
+                 "raised": None}
+    if outcome.raised is not None:
+        exc = outcome.raised
+        bases = [cls.__name__ for cls in type(exc).__mro__
+                 if cls.__module__ == "builtins" and issubclass(cls, BaseException)]
+        described["raised"] = {"type": _text(type(exc).__name__, 80), "bases": bases[:12],
+                               "message": _text(_safe_str(exc), 2000),
+                               "where": _text(outcome.where, 300),
+                               "exit_code": _text(outcome.exit_code, 200)}
+        return described
+    described["output"] = _encode_answer(outcome.output)
+    described["after"] = {name: _encode_answer(value)
+                          for name, value in zip(params, outcome.after) if name in may_modify}
+    return described
+
+
+def read_call(described, params, clean):
+    """The parent's reading of one case of the reply: a ``calling.CallOutcome`` built
+    from plain data only, every string passed through ``clean``; WireError if
+    malformed. An exception comes back as one of the same name and message."""
+    if not isinstance(described, dict):
+        raise WireError("a malformed case")
+    outcome = _calling().CallOutcome(changed=_name(described.get("changed"), clean),
+                                     warning=clean(_string(described.get("warning")), 120))
+    raised = described.get("raised")
+    if raised is not None:
+        if not isinstance(raised, dict):
+            raise WireError("a malformed exception")
+        outcome.raised = rebuild_exception(raised, clean)
+        outcome.where = clean(_string(raised.get("where")), 200)
+        outcome.exit_code = clean(_string(raised.get("exit_code")), 80)
+        return outcome
+    if "output" not in described:
+        raise WireError("a case without an output")
+    outcome.output = decode(described["output"])
+    after = described.get("after") or {}
+    if not isinstance(after, dict):
+        raise WireError("a malformed 'after'")
+    outcome.after = tuple(decode(after[name]) if isinstance(name, str) and name in after
+                          else None for name in params)
+    return outcome
+
+
+def rebuild_exception(raised: dict, clean) -> BaseException:
+    """An exception of the same name and message, built here from plain data: a
+    builtin class if that is what was raised, else a stand-in class of that name
+    derived from the nearest builtin base (so hints that test isinstance still work)."""
+    name = clean(_string(raised.get("type")), 80) or "Exception"
+    message = clean(_string(raised.get("message")), 600)
+    if name == "SystemExit":
+        return SystemExit()
+    bases = raised.get("bases") if isinstance(raised.get("bases"), list) else []
+    bases = [getattr(builtins, base, None) for base in bases[:12] if isinstance(base, str)]
+    bases = [base for base in bases if isinstance(base, type) and issubclass(base, Exception)]
+    builtin = getattr(builtins, name, None)
+    if isinstance(builtin, type) and issubclass(builtin, Exception):
+        try:
+            return builtin(message)
+        except Exception:  # a builtin that wants other arguments (UnicodeDecodeError)
+            pass
+    base = bases[0] if bases else Exception
+    safe = "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in name) or "Exception"
+    try:
+        return type(safe, (base,), {})(message)
+    except Exception:
+        return type(safe, (Exception,), {})(message)
+
+
+def _string(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _name(value, clean):
+    return clean(value, 80) if isinstance(value, str) and value else None
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a learner's exception whose __str__ fails
+        return "<the exception's message could not be printed>"
+
+
+def _text(value, limit: int = 500) -> str:
+    return value[:limit] if type(value) is str else ""
+
+
+def _encode_answer(value):
+    try:
+        return encode(value)
+    except Exception:  # e.g. an array over the size limit, a recursion
+        return {"$": "opaque", "type": "UnsendableValue"}

@@ -13,7 +13,7 @@ import pytest
 from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
 from fixtures.exercise_notebooks import chapter0_notebook
 from mlpcore.exercises import PUBLIC_CASES_SEED, chapter_exercises, check, get_exercise
-from mlpcore.exercises._notebook import load_cells
+from mlpgrader.notebook import load_cells
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from fixtures.exercise_checks import assert_mutant_caught, solutions_from
 from fixtures.exercise_notebooks import load_tool
 from mlpcore.exercises import PUBLIC_CASES_SEED, chapter_exercises, check, get_exercise
-from mlpcore.exercises._notebook import load_cells
+from mlpgrader.notebook import load_cells
 from mlpcore.module import Parameter
 from mlpcore.optim import AdamW
 

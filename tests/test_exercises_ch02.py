@@ -19,7 +19,7 @@ import pytest
 from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
 from fixtures.heldout_checks import (HELD_OUT_SEEDS, assert_every_hint_reachable,
                                      assert_loses_points_on_held_out_seeds, run_source)
-from mlpcore.exercises._notebook import load_cells
+from mlpgrader.notebook import load_cells
 from mlpcore.exercises import (PUBLIC_CASES_SEED, chapter_exercises, check, get_exercise,
                                run_exercise)
 from mlpcore.exercises import ch02

@@ -20,7 +20,7 @@ from mlpcore import BatchNorm1d, Parameter, init
 from mlpcore.clip import clip_grad_norm_
 from mlpcore.exercises import (PUBLIC_CASES_SEED, chapter_exercises, check, get_exercise,
                                run_exercise)
-from mlpcore.exercises._notebook import find_exercise_source, load_cells
+from mlpgrader.notebook import find_exercise_source, load_cells
 from mlpcore.exercises import ch03
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "book" / "03_vanishing_exploding_gradients.ipynb"

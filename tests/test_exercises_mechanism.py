@@ -18,7 +18,7 @@ from mlpcore.exercises import (PUBLIC_CASES_SEED, Case, Exercise, Failure, Passe
                                chapter_exercises, chapter_names, compare_array,
                                compare_outputs, fixed_cases, run_exercise)
 from mlpgrader import wire
-from mlpgrader.judge import build_job, grade_source
+from mlpgrader.grade_cell import build_job, grade_source
 from mlpgrader.notebook import (CHECK_TAG, EXERCISE_TAG, cell_tags, find_exercise_source,
                                 infer_chapter, load_cells)
 

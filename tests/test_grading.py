@@ -309,7 +309,7 @@ FRESH_RNG = ("def dropout_forward(x, p, rng):\n    rng = np.random.default_rng(0
 
 
 def test_generator_inputs_reach_the_sandbox_in_the_same_state(mode):
-    from mlpgrader.judge import grade_source
+    from mlpgrader.grade_cell import grade_source
     exercise = dropout_exercise()
     namespace = {"np": np}
     exec(DROPOUT, namespace)
@@ -344,7 +344,7 @@ def inplace_exercise():
      "changed its input `grad` in place"),
 ])
 def test_arguments_an_exercise_may_modify_come_back_from_the_sandbox(mode, source, points, fragment):
-    from mlpgrader.judge import grade_source
+    from mlpgrader.grade_cell import grade_source
     exercise = inplace_exercise()
     namespace = {"np": np}
     exec(source, namespace)
@@ -362,10 +362,10 @@ def test_arguments_an_exercise_may_modify_come_back_from_the_sandbox(mode, sourc
 def test_a_malformed_answer_from_the_child_costs_the_exercise_only(reply, monkeypatch):
     """Whatever bytes come back over the pipe, the parent judges or refuses them as
     data: an unreadable answer is a zero with a message, never a crash."""
-    from mlpgrader import judge, sandbox
+    from mlpgrader import grade_cell, sandbox
     monkeypatch.setattr(sandbox, "run_child",
                         lambda *args, **kwargs: sandbox.ChildRun(reply, 0, ""))
-    result = judge.grade_source(FIRST, "", "bwrap")
+    result = grade_cell.grade_source(FIRST, "", "bwrap")
     assert result.points == 0 and result.status in ("error", "failed"), result.summary()
 
 
@@ -375,7 +375,7 @@ def test_a_function_input_reaches_the_sandbox_and_code_never_comes_back(mode):
     code, whatever the child sends."""
     from mlpcore.exercises import Case, Exercise, compare_array, fixed_cases
     from mlpgrader import wire
-    from mlpgrader.judge import grade_source
+    from mlpgrader.grade_cell import grade_source
 
     def inputs(seed):
         def make():

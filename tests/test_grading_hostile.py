@@ -1,5 +1,5 @@
-"""Hostile submissions, one per attack family of issue 13, graded in one class beside
-an honest control student, in the real sandbox.
+"""Hostile submissions, one per attack family of issues 13 and 19, graded in one class
+beside an honest control student, in the real sandbox.
 
 Each attack replaces the cell of chapter 0's first exercise. Each must score 0 on that
 exercise, the control must keep 100 %, and nothing may reach outside the sandbox: no
@@ -14,6 +14,7 @@ import json
 import os
 import socket
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -142,8 +143,8 @@ ATTACKS = {
 """ + ZEROS,
     "tampers_with_the_grader": """
     import glob, os
-    targets = ["/grader/child.py", "/grader/wire.py", "/grader/_call.py",
-               {root!r} + "/mlpgrader/judge.py", {root!r} + "/mlpcore/exercises/ch00.py",
+    targets = ["/grader/child.py", "/grader/wire.py", "/grader/calling.py",
+               {root!r} + "/mlpgrader/grade_cell.py", {root!r} + "/mlpcore/exercises/ch00.py",
                {root!r} + "/grading/conftest.py"] + glob.glob("/grader/*.py") + \
         glob.glob("/site/numpy/*.py") + glob.glob("/root/**/*.py", recursive=True)[:2000]
     for path in targets:
@@ -201,14 +202,146 @@ ATTACKS = {
     print("flood " * 10 ** 6)
     return np.zeros(2 * 10 ** 7), np.zeros(1), np.zeros(1)
 """,
+    # issue 19: the sandbox's own init, new processes, the kernel's other doors
+    "traces_the_sandbox_init": """
+    import ctypes, errno, json, os, platform
+    libc = ctypes.CDLL(None, use_errno=True)
+    def status(result):
+        return "ok" if result >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+    buffer = ctypes.create_string_buffer(8)
+    iov = (ctypes.c_void_p * 2)(ctypes.addressof(buffer), 8)
+    vm_readv = {"x86_64": 310, "aarch64": 270}[platform.machine()]
+    found = {"pid": os.getpid(),
+             "others": [p for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()],
+             "seize1": status(libc.ptrace(0x4206, 1, 0, 0)),
+             "traceme": status(libc.ptrace(0, 0, 0, 0)),
+             "pidfd1": status(libc.syscall(434, 1, 0)),
+             "vmread1": status(libc.syscall(vm_readv, 1, iov, 1, iov, 1, 0)),
+             "clone": status(libc.syscall({"x86_64": 56, "aarch64": 220}[platform.machine()],
+                                          17, 0, 0, 0, 0)),
+             "fork": status(libc.fork())}
+    if found["clone"] == "ok" and libc.syscall(39) != found["pid"]:
+        os._exit(0)  # never reached: the child of a clone that should not exist
+    raise RuntimeError("RESULT " + json.dumps(found, separators=(",", ":")))
+""",
+    "writes_outside_tmp": """
+    import errno, json
+    found = {}
+    for path in ("/x", "/dev/x", "/dev/shm/x", "/usr/x", "/site/x", "/grader/x", "/proc/x"):
+        try:
+            open(path, "w").write("x")
+            found[path] = "ok"
+        except OSError as exc:
+            found[path] = errno.errorcode.get(exc.errno, "?")
+    written = 0
+    try:
+        for index in range(8):  # 8 x 4 MiB files: over the 16 MiB cap of /tmp
+            with open("/tmp/fill%d" % index, "wb") as handle:
+                for _ in range(4):
+                    handle.write(b"x" * 2 ** 20)
+                    handle.flush()
+                    written += 1
+    except OSError as exc:
+        found["tmp"] = errno.errorcode.get(exc.errno, "?")
+    found["MiB"] = written
+    raise RuntimeError("RESULT " + json.dumps(found, separators=(",", ":")))
+""",
+    "holds_memory_outside_the_limit": """
+    import ctypes, errno, json, mmap, os
+    libc = ctypes.CDLL(None, use_errno=True)
+    found = {}
+    try:
+        fd = os.memfd_create("hoard")
+        os.ftruncate(fd, 2 ** 30)
+        found["memfd"] = "ok"
+    except OSError as exc:
+        found["memfd"] = errno.errorcode.get(exc.errno, "?")
+    segment = libc.shmget(0, 2 ** 30, 0o1600)  # IPC_PRIVATE, IPC_CREAT | 0600
+    found["shmget"] = "ok" if segment >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+    try:
+        mmap.mmap(-1, 3 * 2 ** 30, flags=mmap.MAP_SHARED | mmap.MAP_ANONYMOUS)
+        found["mmap3G"] = "ok"
+    except OSError as exc:
+        found["mmap3G"] = errno.errorcode.get(exc.errno, "?")
+    try:
+        np.ones(3 * 2 ** 30 // 8)
+        found["numpy3G"] = "ok"
+    except MemoryError:
+        found["numpy3G"] = "MemoryError"
+    import threading
+    try:
+        threading.Thread(target=lambda: None).start()
+        found["thread"] = "ok"
+    except RuntimeError:
+        found["thread"] = "RuntimeError"
+    raise RuntimeError("RESULT " + json.dumps(found, separators=(",", ":")))
+""",
+    "reaches_the_kernel": """
+    import json
+    raise RuntimeError("RESULT " + json.dumps(probe_kernel(), separators=(",", ":")))
+""",
+    "answers_slowly": """
+    import os, time
+    for fd in range(3, 30):  # the reply pipe is one of these: start an answer, never end it
+        try:
+            os.write(fd, b'{"problem": "", "fatal": false, ')
+        except OSError:
+            pass
+    time.sleep(3600)
+""",
+    "forges_a_huge_complex": """
+    import json, os
+    answer = {"changed": None, "warning": "", "raised": None, "after": {},
+              "output": {"$": "complex", "v": [10 ** 400, 0]}}
+    forged = {"problem": "", "fatal": False, "stub": False, "cases": [answer] * {ncases}}
+    for fd in range(3, 30):
+        try:
+            os.write(fd, json.dumps(forged).encode())
+        except OSError:
+            pass
+    os._exit(0)
+""",
+    "forges_a_generator_state": """
+    import json, os
+    state = {"$": "dict", "v": {"bit_generator": "PCG64", "has_uint32": 0, "uinteger": 0,
+                                "state": {"$": "dict", "v": {"state": -1, "inc": -1}}}}
+    answer = {"changed": None, "warning": "", "raised": None, "after": {},
+              "output": {"$": "generator", "state": state}}
+    forged = {"problem": "", "fatal": False, "stub": False, "cases": [answer] * {ncases}}
+    for fd in range(3, 30):
+        try:
+            os.write(fd, json.dumps(forged).encode())
+        except OSError:
+            pass
+    os._exit(0)
+""",
 }
+
+
+# Calls that only a seccomp filter refuses with EPERM: on the host (no filter) each of
+# them fails otherwise (EINVAL, EFAULT, EBADF) or succeeds (unshare(0) does nothing).
+PROBE_KERNEL = """
+def probe_kernel():
+    import ctypes, errno, platform
+    libc = ctypes.CDLL(None, use_errno=True)
+    numbers = {"x86_64": {"ius": 425, "iue": 426, "iur": 427, "kc": 250, "ak": 248,
+                          "rk": 249, "mfd": 319, "uns": 272, "bpf": 321},
+               "aarch64": {"ius": 425, "iue": 426, "iur": 427, "kc": 219, "ak": 217,
+                           "rk": 218, "mfd": 279, "uns": 97, "bpf": 280}}[platform.machine()]
+    found = {}
+    for name, number in numbers.items():
+        result = libc.syscall(number, 0, 0, 0, 0, 0)
+        found[name] = "ok" if result >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+    return found
+"""
 
 
 def _fill(body: str, **values) -> str:
     text = textwrap.indent(textwrap.dedent(body).strip("\n"), "    ")
     for key, value in values.items():
         text = text.replace("{%s!r}" % key, repr(value)).replace("{%s}" % key, str(value))
-    return SIGNATURE + text + "\n"
+    prelude = PROBE_KERNEL.lstrip() + "\n\n" if "probe_kernel()" in text else ""
+    return prelude + SIGNATURE + text + "\n"
 
 
 def _fingerprint() -> dict:
@@ -217,11 +350,59 @@ def _fingerprint() -> dict:
     return {str(path): hashlib.sha256(path.read_bytes()).hexdigest() for path in files}
 
 
+def _parent(pid: str) -> str:
+    stat = (Path("/proc") / pid / "stat").read_text()
+    return stat.rpartition(")")[2].split()[1]
+
+
+def _ours_or_orphaned(pid: str, own_namespace: str) -> bool:
+    """Whether a process hangs below this test process, or was orphaned (its first
+    ancestor in this PID namespace is init): what a sandbox of ours would leave
+    behind. Other engineers' graders on a shared machine hang below themselves."""
+    ancestor = _parent(pid)
+    while ancestor not in ("0", "1") and os.readlink(f"/proc/{ancestor}/ns/pid") != own_namespace:
+        ancestor = _parent(ancestor)
+    if ancestor in ("0", "1"):
+        return ancestor == "1"
+    while ancestor not in ("0", "1"):
+        if ancestor == str(os.getpid()):
+            return True
+        ancestor = _parent(ancestor)
+    return False
+
+
+def _processes_elsewhere() -> set[tuple[str, str]]:
+    """(pid, PID namespace) of our processes in another PID namespace than this one."""
+    own = os.readlink("/proc/self/ns/pid")
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.readlink(entry / "ns" / "pid") != own \
+                    and _ours_or_orphaned(entry.name, own):
+                found.add((entry.name, os.readlink(entry / "ns" / "pid")))
+        except OSError:
+            pass
+    return found
+
+
+def _survivors(before: set) -> set:
+    """Our processes in other PID namespaces that were not there before and are still
+    there 3 s later (one that another grader on this machine orphaned for the instant
+    of its teardown is gone by then; a survivor is not)."""
+    left = _processes_elsewhere() - before
+    if left:
+        time.sleep(3)
+        left &= _processes_elsewhere()
+    return left
+
+
 def _sandbox_processes() -> list[str]:
+    own = os.readlink("/proc/self/ns/pid")
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if entry.name.isdigit() and b"/grader/child.py" in (entry / "cmdline").read_bytes():
+            if entry.name.isdigit() and b"/grader/child.py" in (entry / "cmdline").read_bytes() \
+                    and _ours_or_orphaned(entry.name, own):
                 found.append(entry.name)
         except OSError:
             pass
@@ -253,8 +434,10 @@ def attacked(tmp_path_factory):
               folder / f"{family}.ipynb")
     (folder / "symlink_to_the_book.ipynb").symlink_to(book)
     before, host_tmp = _fingerprint(), set(os.listdir("/tmp"))
+    elsewhere = _processes_elsewhere()
     old = os.environ.get("INSTRUCTOR_TOKEN")
     os.environ["INSTRUCTOR_TOKEN"] = TOKEN
+    start = time.monotonic()
     try:
         submissions = plan([str(folder)])
         for future in grade_all(submissions, timeout=10, jobs=4, mode=mode).values():
@@ -270,6 +453,8 @@ def attacked(tmp_path_factory):
         pass
     listener.close()
     return {"by_student": {s.student: s for s in submissions}, "report": report.read_text(),
+            "seconds": time.monotonic() - start,
+            "left_behind": _survivors(elsewhere),
             "outside": outside, "accepted": accepted, "changed": before != _fingerprint(),
             "new_tmp": sorted(name for name in set(os.listdir("/tmp")) - host_tmp
                               if "pwned" in name or name in ("swap", "filler", "result.json"))}
@@ -307,3 +492,115 @@ def test_the_report_says_why_the_attacks_failed(attacked):
     leaked = message["leaks_secrets"]
     assert "FileNotFoundError" in leaked and TOKEN not in leaked
     json.loads(attacked["report"])
+
+
+# ---------------------------------------------------------------- issue 19, item 4
+def _results(attacked, family) -> dict:
+    """What an attack found out, from the RESULT it raised (the sandbox's answers)."""
+    message = attacked["by_student"][family].results[TARGET.id].summary()
+    assert "RESULT " in message, message
+    return json.loads(message.split("RESULT ", 1)[1].split("}", 1)[0] + "}")
+
+
+def test_the_child_is_the_sandbox_init_and_cannot_trace_or_start_anything(attacked):
+    """No bubblewrap process inside the sandbox to trace (the child is PID 1, alone),
+    and ptrace, pidfd_open, process_vm_readv, clone and fork are all refused."""
+    found = _results(attacked, "traces_the_sandbox_init")
+    assert found["pid"] == 1 and found["others"] == [], found
+    for call in ("seize1", "traceme", "pidfd1", "vmread1", "clone", "fork"):
+        assert found[call] == "EPERM", (call, found)
+    assert attacked["left_behind"] == set(), "a process outlived its sandbox"
+
+
+def test_only_the_capped_tmp_is_writable(attacked):
+    found = _results(attacked, "writes_outside_tmp")
+    for path in ("/x", "/dev/x", "/dev/shm/x", "/usr/x", "/site/x", "/grader/x"):
+        assert found[path] == "EROFS", (path, found)
+    assert found["/proc/x"] != "ok", found
+    assert found["tmp"] == "ENOSPC" and found["MiB"] <= 16, found
+
+
+def test_memory_cannot_be_held_outside_the_address_space_limit(attacked):
+    """memfd and System V shared memory are refused (they would hold memory that the
+    address-space limit does not count), and so are threads (a kernel stack each); a
+    3 GiB mapping or array fails."""
+    found = _results(attacked, "holds_memory_outside_the_limit")
+    assert found == {"memfd": "EPERM", "shmget": "EPERM", "mmap3G": "ENOMEM",
+                     "numpy3G": "MemoryError", "thread": "RuntimeError"}, found
+
+
+def test_io_uring_keyrings_memfd_unshare_and_bpf_are_refused_by_the_filter(attacked):
+    """Each call answers EPERM in the sandbox; the same calls on the host (no filter)
+    do not, so the EPERM is the filter's."""
+    found = _results(attacked, "reaches_the_kernel")
+    space: dict = {}
+    exec(PROBE_KERNEL, space)
+    host = space["probe_kernel"]()
+    assert set(found) == set(host)
+    for call, status in found.items():
+        assert status == "EPERM" and host[call] != "EPERM", (call, status, host[call])
+
+
+def test_the_time_limit_covers_the_answer(attacked):
+    """A child that starts its answer and never finishes it is timed out, like one
+    that never answers; the class is not held up beyond that."""
+    result = attacked["by_student"]["answers_slowly"].results[TARGET.id]
+    assert result.status == "error" and "timed out after 10 s" in result.message, result
+    assert attacked["seconds"] < 120, attacked["seconds"]
+
+
+@pytest.mark.parametrize("family", ["forges_a_huge_complex", "forges_a_generator_state"])
+def test_a_forged_answer_that_cannot_be_decoded_costs_that_exercise_only(attacked, family):
+    """A complex number with a 400-digit part, a generator state holding -1: the
+    decoder refuses them (no OverflowError escapes), the exercise scores 0 with a
+    message, the student's other exercises and the class are graded, the report is
+    written."""
+    submission = attacked["by_student"][family]
+    result = submission.results[TARGET.id]
+    assert result.status == "error" and "unreadable answer" in result.message, result
+    others = [r for key, r in submission.results.items() if key != TARGET.id]
+    assert others and all(r.points == r.max_points for r in others)
+    assert any(row["student"] == family for row in json.loads(attacked["report"])["submissions"])
+
+
+def test_a_pipe_held_open_after_the_child_ends_cannot_stall_the_grader(tmp_path):
+    """The old failure: a process the child left behind held the reply pipe, so the
+    grader waited for it. Now reading has the run's deadline and the whole process
+    group is killed. Shown with a plain shell (in the sandbox no such process can be
+    started at all) beside a control that answers at once."""
+    from mlpgrader import sandbox
+    marker = tmp_path / "still-running"
+    holder = f"(sleep 31.4159; touch {marker}) & echo '{{}}'"  # an unusual argv to look for
+    start = time.monotonic()
+    run = sandbox._communicate(["sh", "-c", holder], {"PATH": "/usr/bin:/bin"}, str(tmp_path),
+                               b"", timeout=2, reply_limit=1000)
+    held = time.monotonic() - start
+    assert run.timed_out and held < 4, (run, held)
+    control = sandbox._communicate(["sh", "-c", "echo '{}'"], {"PATH": "/usr/bin:/bin"},
+                                   str(tmp_path), b"", timeout=2, reply_limit=1000)
+    assert control.reply.strip() == b"{}" and not control.timed_out
+    time.sleep(0.5)
+    assert not _running(["sleep", "31.4159"]), "the process holding the pipe survived"
+    assert not marker.exists()
+
+
+def _running(argv: list[str]) -> bool:
+    """Whether a process with exactly this argv exists."""
+    wanted = b"".join(arg.encode() + b"\0" for arg in argv)
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes() == wanted:
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_a_slow_answer_is_cut_at_the_deadline(tmp_path):
+    """An answer dribbled out a byte at a time is timed out at the run's deadline."""
+    from mlpgrader import sandbox
+    slow = "while true; do printf x; sleep 0.2; done"
+    start = time.monotonic()
+    run = sandbox._communicate(["sh", "-c", slow], {"PATH": "/usr/bin:/bin"}, str(tmp_path),
+                               b"", timeout=2, reply_limit=1000)
+    assert run.timed_out and time.monotonic() - start < 4 and run.reply.startswith(b"x")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+import tracemalloc
 import unicodedata
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from fixtures.exercise_notebooks import (ch00_exercises, chapter0_notebook, read, sandbox_mode,
                                          signature, with_cell, write)
 from mlpgrader import grader
-from mlpgrader.grader import grade_all, plan, score_table, write_report
+from mlpgrader.grader import grade_all, grade_exercise, plan, score_table, write_report
 
 FIRST = ch00_exercises()[0]
 EVIL_NAME = "evil\n\x1b[2Jmallory  9\u20449 (100 %)"  # U+2044 looks like a slash
@@ -146,3 +148,87 @@ def test_the_report_is_replaced_atomically(tmp_path, monkeypatch):
         grader.write_json_atomically({"new": True}, str(path))
     assert json.loads(path.read_text()) == {"old": True}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"], "no temporary file left"
+
+
+# ------------------------------------------------ issue 19, item 5: cheap refusals
+def test_planning_a_huge_cell_of_def_lines_is_linear(tmp_path):
+    """4.6 MiB of `def a(` lines: 106 s of planning before (a registry lookup per
+    line); now one scan per cell. The bound is loose for a loaded machine."""
+    cell = {"cell_type": "code", "metadata": {"tags": ["exercise"]},
+            "source": "def a(\n" * (int(4.6 * 2 ** 20) // 7)}
+    path = tmp_path / "defs.ipynb"
+    path.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                "nbformat_minor": 5}), encoding="utf-8")
+    start = time.monotonic()
+    (submission,) = plan([str(path)], "ch00")
+    exercise = submission.exercises[0]
+    result = grade_exercise(submission, exercise, mode="inprocess")
+    assert time.monotonic() - start < 30
+    assert "exercise cell not found" in result.message
+
+
+def test_a_notebook_of_a_million_empty_cells_is_refused_before_parsing(tmp_path):
+    """20 MiB of empty cells cost 586 MB of grader memory before the cell cap refused
+    them; the item count refuses them before json builds a single cell."""
+    cells = '{"cell_type":"code","source":""},' * ((20 * 2 ** 20 - 100) // 33)
+    path = tmp_path / "empty.ipynb"
+    path.write_text('{"nbformat":4,"cells":[' + cells.rstrip(",") + "]}", encoding="utf-8")
+    tracemalloc.start()
+    try:
+        (submission,) = plan([str(path)], "ch00")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "JSON items" in submission.read_error
+    assert peak < 80 * 2 ** 20, f"{peak / 2 ** 20:.0f} MiB"
+
+
+def test_many_small_objects_under_the_item_cap_are_refused_while_parsing(tmp_path):
+    """Objects are counted as they are parsed: a notebook of 150,000 cells stops at
+    the 100,000th object, not after building all of them."""
+    cells = ",".join(['{"a":1}'] * 150_000)
+    path = tmp_path / "objects.ipynb"
+    path.write_text('{"nbformat":4,"cells":[' + cells + "]}", encoding="utf-8")
+    (submission,) = plan([str(path)], "ch00")
+    assert "JSON objects" in submission.read_error
+
+
+def test_an_old_report_never_looks_current(tmp_path, monkeypatch):
+    """The report is replaced by an 'in progress' marker as the run starts; if the run
+    stops before its end, the marker stays (and merge refuses it)."""
+    from mlpgrader import grader, options
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"version": 2, "points": 99, "submissions": []}))
+    write(read(chapter0_notebook()), tmp_path / "ada.ipynb")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(grader, "plan", interrupted)
+    values = {"report": str(report), "shard": None, "cases_seed": None,
+              "cases_seed_file": None, "no_sandbox": True, "chapter": None,
+              "exercise_timeout": 10.0, "jobs": 1}
+    with pytest.raises(KeyboardInterrupt):
+        options.start([str(tmp_path / "ada.ipynb")], values.get)
+    marker = json.loads(report.read_text())
+    assert marker["complete"] is False and "points" not in marker
+    with pytest.raises(ValueError, match="did not finish"):
+        grader.merge_reports([str(report)])
+
+
+def test_a_failure_while_summarising_costs_that_exercise_only(tmp_path, monkeypatch):
+    """A result whose lines cannot be produced (a bug, a forged value) is reported as
+    an error on that exercise; the student's other exercises and the report stand."""
+    from mlpgrader import grader
+    write(read(chapter0_notebook()), tmp_path / "ada.ipynb")
+    (submission,) = plan([str(tmp_path / "ada.ipynb")])
+    for future in grader.grade_all([submission], jobs=2, mode="inprocess").values():
+        future.result()
+    first = submission.exercises[0].id
+    broken = submission.results[first]
+    monkeypatch.setattr(type(broken), "lines",
+                        lambda self: 1 / 0 if self.exercise == first and
+                        self.status != "error" else [f"{self.exercise}: {self.message}"])
+    row = submission.to_dict()
+    statuses = {entry["id"]: entry["status"] for entry in row["exercises"]}
+    assert statuses[first] == "error"
+    assert all(status == "passed" for key, status in statuses.items() if key != first)

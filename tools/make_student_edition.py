@@ -27,10 +27,10 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mlpcore.exercises import chapter_exercises, find_by_function  # noqa: E402
+from mlpcore.exercises import chapter_exercises  # noqa: E402
 from mlpgrader.notebook import (  # noqa: E402
-    CHECK_TAG, EXERCISE_TAG, MarkerError, chapter_from_name, defined_functions,
-    has_solution_markers, infer_chapter, strip_solution)
+    CHECK_TAG, EXERCISE_TAG, MarkerError, defined_functions, exercise_of_cell,
+    has_solution_markers, notebook_chapter, strip_solution)
 
 
 class StudentEditionError(Exception):
@@ -42,11 +42,10 @@ def stub_line(exercise_id: str) -> str:
 
 
 def _exercise_id(source: str, chapter: str | None, where: str) -> str:
+    exercise = exercise_of_cell(source, chapter)
+    if exercise is not None:
+        return exercise.id
     functions = defined_functions(source)
-    for function in functions:
-        matches = find_by_function(function, [chapter] if chapter else None)
-        if len(matches) == 1:
-            return matches[0].id
     raise StudentEditionError(
         f"{where} is tagged `{EXERCISE_TAG}` but defines {', '.join(functions) or 'no function'}, "
         f"not a registered exercise{' of ' + chapter if chapter else ''}: add it to "
@@ -57,7 +56,7 @@ def student_notebook(nb: nbformat.NotebookNode, name: str) -> tuple[nbformat.Not
     """The student edition of ``nb`` (a copy) and the list of stubbed exercise ids."""
     nb = nbformat.from_dict(nb)  # a deep copy
     cells = [dict(cell) for cell in nb.cells]
-    chapter = chapter_from_name(name) or infer_chapter(cells, name)
+    chapter = notebook_chapter(cells, name)
     stubbed = []
     for index, cell in enumerate(nb.cells):
         where = f"{name}: cell {index}"

@@ -38,7 +38,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Union
 
-from mlpcore.exercises._call import CallOutcome
+from mlpcore.exercises.calling import CallOutcome
 from mlpcore.exercises._compare import Mistake, compare_array, compare_outputs
 from mlpcore.exercises._registry import (
     PUBLIC_CASES_SEED, Case, CaseGenerator, Exercise, Failure, Passed, all_exercises,

@@ -1,8 +1,8 @@
 """Judge an exercise's cases and turn the verdicts into lines.
 
-``check`` in a notebook calls the learner's function here (through ``_call.call``) on
+``check`` in a notebook calls the learner's function here (through ``calling.call``) on
 the public cases; the grader calls it in a sandboxed child with the same
-``_call.call`` on the cases of its private seed, and judges the recorded outcomes here,
+``calling.call`` on the cases of its private seed, and judges the recorded outcomes here,
 outside the child, with ``judge_case`` and ``collect``. Same judges, same verdicts.
 
 Hints: a case's hint names a mistake only when the answer matched that mistake (the
@@ -22,7 +22,7 @@ import re
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Optional
 
-from mlpcore.exercises._call import CallOutcome, call, signature_problem
+from mlpcore.exercises.calling import CallOutcome, call, signature_problem
 from mlpcore.exercises._registry import PUBLIC_CASES_SEED, Case, Exercise, Failure, Passed
 
 PASS_MARK = "✓"

@@ -1,10 +1,11 @@
 """Call a learner's function on one case's inputs and record what happened.
 
 The only place a learner's function is called: by ``check`` in a notebook, and by
-the grader's sandboxed child process, which is given a copy of this file and nothing
-else of mlpcore. So it imports the standard library and NumPy only, and it records
-facts (the output, the exception, the inputs it changed); it never judges them. The
-verdicts are made by ``_runner.judge_case`` (for the grader: outside the sandbox).
+the instructor's grader (``mlpgrader``) in its sandboxed child process, which is given
+a copy of this file and nothing else of mlpcore. So it imports the standard library
+and NumPy only, and it records facts (the output, the exception, the inputs it
+changed); it never judges them. The verdicts are made by ``judge_case`` (for the
+grader: outside the sandbox). Public because the grader depends on it.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import inspect
 import linecache
 import traceback
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
@@ -109,69 +110,3 @@ def signature_problem(function_name: str, params: Sequence[str], function: Any) 
         return (f"wrong signature: {function_name}{signature} cannot be called as "
                 f"{call_signature} ({exc}); keep the parameters given in the exercise")
     return None
-
-
-@dataclass
-class CellOutcome:
-    """What running an exercise cell gave: the function (None if not defined), and a
-    one-line ``problem`` when the cell could not be compiled or run to its end.
-    ``fatal`` means there is nothing to grade; ``stub`` that the cell raised
-    NotImplementedError before defining the function."""
-    function: Any = None
-    problem: str = ""
-    fatal: bool = False
-    stub: bool = False
-    namespace: dict = field(default_factory=dict)
-
-
-def run_cell(source: str, function_name: str, params: Sequence[str], preamble: str,
-             filename: str = "<exercise cell>") -> CellOutcome:
-    """Run the preamble, then the cell, in a fresh namespace; find the function."""
-    source = without_magics(source)
-    try:
-        code = compile(source, filename, "exec")
-    except SyntaxError as exc:
-        text = (exc.text or "").strip()[:120]
-        shown = f": `{text}`" if text else ""
-        return CellOutcome(problem=f"syntax error in the exercise cell, line {exc.lineno}: "
-                                   f"{exc.msg}{shown}", fatal=True)
-    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
-        return CellOutcome(problem=f"the exercise cell cannot be compiled "
-                                   f"({type(exc).__name__})", fatal=True)
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
-    # A stray check(...) pasted into the exercise cell must not cost the exercise.
-    namespace: dict[str, Any] = {"__name__": "__exercise__", "check": lambda *a, **k: None}
-    outcome = CellOutcome(namespace=namespace)
-    try:
-        exec(preamble, namespace)
-        exec(code, namespace)
-    except SystemExit as exc:
-        return CellOutcome(problem=f"the exercise cell called sys.exit({repr(exc.code)[:80]})",
-                           fatal=True)
-    except Exception as exc:
-        line = next((frame.lineno for frame in reversed(traceback.extract_tb(exc.__traceback__))
-                     if frame.filename == filename), None)
-        where = f", line {line}" if line else ""
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
-        outcome.problem = f"running the exercise cell raised {type(exc).__name__}{where}: {first}"
-        if function_name not in namespace:
-            outcome.fatal = True
-            outcome.stub = isinstance(exc, NotImplementedError)
-            return outcome
-    if function_name not in namespace:
-        return CellOutcome(problem=f"the exercise cell does not define `{function_name}`; "
-                                   f"keep `def {function_name}({', '.join(params)}):`",
-                           fatal=True)
-    outcome.function = namespace[function_name]
-    problem = signature_problem(function_name, params, outcome.function)
-    if problem:
-        return CellOutcome(problem=problem, fatal=True)
-    return outcome
-
-
-def without_magics(source: str) -> str:
-    """IPython magics and shell escapes (%time, !pip) are not Python: blank them out
-    (keeping the line numbering) so the rest of the cell can still be graded."""
-    lines = source.splitlines()
-    return "\n".join(("pass  # " + line.strip()) if line.lstrip().startswith(("%", "!"))
-                     and not line.startswith((" ", "\t")) else line for line in lines)
