@@ -55,6 +55,13 @@ class CrossEntropyLoss(_Loss):
     not overflow. Gradient: :math:`\partial L/\partial z = (\mathrm{softmax}(z) -
     \mathrm{onehot}(t)) / N` for "mean" (no 1/N for "sum"), times ``grad_out``.
 
+    The softmax is computed in float64 whatever the logits' dtype, and the gradient is
+    returned in the logits' dtype. NumPy's float32 ``exp`` and ``log`` give different
+    last bits on different CPUs (they use the CPU's vector instructions), and training
+    grows those bits into visibly different networks; in float64 the differences stay
+    far below anything a chapter prints. (PyTorch computes in the logits' dtype; the
+    two agree to float32 rounding.)
+
     Shapes: logits z (N, C) float; target t (N,) integer class indices in [0, C).
     """
 
@@ -86,8 +93,8 @@ class CrossEntropyLoss(_Loss):
                 f"CrossEntropyLoss: target labels must be in [0, C) = [0, {num_classes}), "
                 f"got min {low} and max {high}. Check C (the last layer's out_features); "
                 f"1-based labels need y - 1.")
-        loss, grad = F.softmax_cross_entropy(logits, target)
-        self._cache = grad
+        loss, grad = F.softmax_cross_entropy(logits.astype(np.float64), target)
+        self._cache = grad.astype(logits.dtype, copy=False)
         return float(loss if self.reduction == "mean" else loss * n)
 
     def count_correct(self, logits: np.ndarray, target: np.ndarray) -> int:

@@ -111,3 +111,49 @@ def test_loss_options_and_grad_out_validation():
     loss_fn(np.ones(3), np.zeros(3))
     with pytest.raises(ValueError, match="must be a scalar"):
         loss_fn.backward(np.ones(3))
+
+
+_TRAIN_AND_HASH = """
+import hashlib, numpy as np
+from mlpcore import CrossEntropyLoss
+from mlpcore.baseline import digits_split, make_mlp
+from mlpcore.data import minibatches
+from mlpcore.optim import SGD
+split = digits_split()
+labels = split.y_train.copy()
+noise = np.random.default_rng(1)
+flip = noise.random(len(labels)) < 0.3
+labels[flip] = (labels[flip] + noise.integers(1, 10, size=int(flip.sum()))) % 10
+rng = np.random.default_rng(10)
+model = make_mlp(rng)
+optimizer, loss_fn = SGD(model.parameters(), lr=0.1, momentum=0.9), CrossEntropyLoss()
+for epoch in range(8):
+    for xb, yb in minibatches(split.X_train, labels, 32, rng=rng):
+        optimizer.zero_grad()
+        loss_fn(model(xb), yb)
+        model.backward(loss_fn.backward(), needs_input_grad=False)
+        optimizer.step()
+print(hashlib.sha256(b"".join(p.data.tobytes() for p in model.parameters())).hexdigest())
+"""
+
+
+def test_training_gives_the_same_network_with_numpys_wider_simd_switched_off():
+    """float32 exp/log differ in their last bits between NumPy's AVX2 and baseline code
+    paths, and training on noisy labels grows that into a different network; the loss's
+    float64 softmax keeps the weights bit for bit the same (the chapters' stored outputs
+    rely on it; CI also runs nbval with these features off)."""
+    import os
+    import subprocess
+    import sys
+
+    def weights_hash(disabled: str) -> str:
+        env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": disabled, "OMP_NUM_THREADS": "1",
+               "OPENBLAS_NUM_THREADS": "1"}
+        if not disabled:
+            env.pop("NPY_DISABLE_CPU_FEATURES")
+        done = subprocess.run([sys.executable, "-c", _TRAIN_AND_HASH], env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert weights_hash("") == weights_hash("X86_V3 X86_V4 AVX512_ICL")

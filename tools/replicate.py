@@ -90,10 +90,16 @@ def chapter_paths(chapters: list[str] | None) -> list[Path]:
     return paths
 
 
+EXERCISE_TAGS = {"exercise", "exercise-check"}
+
+
 def code_hash(path: Path) -> str:
-    """sha256 of the chapter's code cells after the install cell: what a replication runs."""
+    """sha256 of the chapter's code cells that make its claims: after the install cell,
+    without the exercises (their cells, solutions and checks, make no claim)."""
     nb = nbformat.read(path, as_version=4)
-    code = [cell.source for cell in nb.cells if cell.cell_type == "code"][1:]
+    code = [cell.source for cell in nb.cells if cell.cell_type == "code"
+            and not EXERCISE_TAGS & set(cell.metadata.get("tags", []))
+            and "### BEGIN SOLUTION" not in cell.source][1:]
     return hashlib.sha256("\n\x00\n".join(code).encode()).hexdigest()[:16]
 
 
