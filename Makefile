@@ -6,11 +6,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Stored notebook outputs must be deterministic: no progress bars when executed by tools.
 export MLPCORE_QUIET := 1
-# Claim guards stop the run when a sentence of the text no longer holds, also in the
-# notebook edition, whose first cell asks for warnings (this variable overrides it).
+# Claims (mlpcore.claims) raise when the book is executed or tested, also in the notebook
+# edition, whose first cell asks for warnings (this variable overrides it); `make
+# replicate` records.
 export MLPCORE_CLAIMS := strict
 
-.PHONY: book test unit-and-notebooks build-strict execute install clean student grade linkcheck bench
+.PHONY: book test unit-and-notebooks build-strict execute install clean student grade linkcheck bench replicate replicate-ci replicate-report
 
 # The HTML book in _build/html, and the notebook edition (Jupyter/Colab) in _build/edition.
 book: $(STAMP)
@@ -19,8 +20,9 @@ book: $(STAMP)
 	@echo "The book is in _build/html. Open: file://$(CURDIR)/_build/html/index.html"
 	@echo "The notebook edition (for Jupyter and Colab) is in _build/edition."
 
-# Every test: the book build with warnings as errors, then unit, parity, grading and notebook (nbval) tests.
-test: build-strict unit-and-notebooks
+# Every test: the book build with warnings as errors, then unit, parity, grading and notebook
+# (nbval) tests, then one replication of every chapter on a seed that is not the book's.
+test: build-strict unit-and-notebooks replicate-ci
 
 build-strict: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
@@ -35,6 +37,22 @@ unit-and-notebooks: $(STAMP)
 # Re-execute every chapter in place (after changing code or text that affects outputs).
 execute: $(STAMP)
 	$(PY) tools/execute_notebooks.py book/*.ipynb
+
+# Re-run chapters on other seeds and check every claim there (tools/replicate.py):
+#   make replicate SEED=7 [CHAPTERS="01 02"]   -> _build/replicate/7/report.json
+replicate: $(STAMP)
+	@test -n "$(SEED)" || { echo "usage: make replicate SEED=<int> [CHAPTERS=\"01 02\"]"; exit 2; }
+	$(PY) tools/replicate.py run --seed $(SEED) $(if $(CHAPTERS),--chapters $(CHAPTERS))
+
+# The one replication `make test` runs. Any seed would do (none is the book's own draws);
+# it is fixed so that a red CI can be rerun exactly.
+CI_REPLICATION_SEED := 2027
+replicate-ci: $(STAMP)
+	$(PY) tools/replicate.py run --seed $(CI_REPLICATION_SEED)
+
+# The robustness appendix's data: every chapter over the report seeds (book/replication/).
+replicate-report: $(STAMP)
+	$(PY) tools/replicate.py report $(if $(SEEDS),--seeds $(SEEDS)) $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
 # Student edition of every chapter in student/, from the notebook edition (so the book is
 # built first): numbers written out, solutions replaced by stubs (docs/grading.md).

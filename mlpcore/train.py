@@ -29,7 +29,7 @@ from mlpcore.clip import clip_grads_with_norm_, get_total_norm
 from mlpcore.data import minibatches
 from mlpcore.module import Module
 
-__all__ = ["fit", "evaluate", "History", "StepInfo", "TrainingDivergedError"]
+__all__ = ["fit", "evaluate", "progress", "History", "StepInfo", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -178,7 +178,43 @@ def _show_progress(progress: bool | None) -> bool:
         return False  # stored notebook outputs and test logs must stay clean
     if progress is not None:
         return bool(progress)
+    if _studies_running:
+        return False  # the study's own bar says how far it is; one bar, not one per run
     return _in_ipython_kernel() or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+
+
+_studies_running: list[str] = []
+
+
+def progress(items, label: str):
+    """Iterate over ``items`` (the seeds, the values of a sweep, ...) with one progress bar.
+
+    One line on stderr, redrawn in place and replaced by ``label: n of n done`` at the
+    end, when a person runs the notebook (Jupyter or a terminal); nothing at all under
+    ``MLPCORE_QUIET=1`` (how the book is executed for storage). While it runs, ``fit``
+    draws no bar of its own.
+
+        for seed in progress(SEEDS, "training over seeds"):
+            ...
+    """
+    items = list(items)
+    show = _show_progress(None)
+    _studies_running.append(label)
+    start, length = time.perf_counter(), 0
+    try:
+        for index, item in enumerate(items):
+            if show:
+                text = f"{label}: {index} of {len(items)} done"
+                sys.stderr.write("\r" + text + " " * max(0, length - len(text)))
+                sys.stderr.flush()
+                length = len(text)
+            yield item
+    finally:
+        _studies_running.pop()
+        if show:
+            text = f"{label}: {len(items)} of {len(items)} done ({time.perf_counter() - start:.0f} s)"
+            sys.stderr.write("\r" + text + " " * max(0, length - len(text)) + "\n")
+            sys.stderr.flush()
 
 
 def _in_ipython_kernel() -> bool:
