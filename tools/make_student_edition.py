@@ -20,6 +20,11 @@ warning.
 
 ``write_student_edition(paths, out)`` is the same as a function, for other tools
 (``mlpgrader student``).
+
+With ``--nbgrader FOLDER`` it also writes, for instructors who use nbgrader, the
+source of nbgrader's release from the same edition: the reference solutions folded
+back into the exercise cells (markers intact, for ``nbgrader generate_assignment``)
+and nbgrader's cell metadata stamped (``python -m mlpgrader stamp``).
 """
 from __future__ import annotations
 
@@ -37,7 +42,8 @@ from mlpcore.exercises import chapter_exercises  # noqa: E402
 from mlpgrader.notebook import (  # noqa: E402
     chapter_from_name, has_solution_markers, infer_chapter)
 from notebook_edition import (  # noqa: E402
-    CHECK_TAG, EDITION_KEY, EXERCISE_TAG, SOLUTION_TAG, EditionError, exercise_id, stub_line)
+    CHECK_TAG, EDITION_KEY, EXERCISE_TAG, SOLUTION_TAG, EditionError, exercise_id,
+    nbgrader_source, stub_line)
 
 EDITION = ROOT / "_build" / "edition" / "book"
 
@@ -111,21 +117,48 @@ def write_student_edition(paths: list[Path], out: Path) -> list[tuple[Path, list
     return written
 
 
+def write_nbgrader_source(paths: list[Path], out: Path) -> list[Path]:
+    """nbgrader's source notebooks from the notebook-edition files ``paths``, stamped,
+    one per chapter in ``out``."""
+    from mlpgrader import nbgrader_meta
+
+    written = []
+    for path in map(Path, paths):
+        edition = nbformat.read(path, as_version=4)
+        if edition.metadata.get(EDITION_KEY) != "notebook":
+            raise StudentEditionError(f"{path} is not the notebook edition: build it with `make book`")
+        source = nbgrader_source(edition)
+        notebook = nbformat.from_dict(source)
+        nbgrader_meta.stamp(notebook, path.stem)
+        problems = [p for p in nbgrader_meta.problems(notebook, path.stem)]
+        if problems:
+            raise StudentEditionError("\n".join(problems))
+        out.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, out / path.name)
+        written.append(out / path.name)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path,
                         help=f"notebook-edition files ({EDITION.relative_to(ROOT)}/*.ipynb)")
     parser.add_argument("--out", type=Path, default=ROOT / "student",
                         help="folder for the student edition (default: student/)")
+    parser.add_argument("--nbgrader", type=Path, metavar="FOLDER",
+                        help="also write nbgrader's source notebooks (solutions intact, stamped) here")
     args = parser.parse_args(argv)
     try:
         written = write_student_edition(args.notebooks, args.out)
+        sources = write_nbgrader_source(args.notebooks, args.nbgrader) if args.nbgrader else []
     except StudentEditionError as exc:
         print(f"make_student_edition: {exc}", file=sys.stderr)
         return 1
     for target, stubbed in written:
         print(f"{target}: {len(stubbed)} exercise(s) left to the student"
               + (f" ({', '.join(stubbed)})" if stubbed else ""))
+    for source in sources:
+        print(f"{source}: nbgrader source (solutions intact, stamped)")
     return 0
 
 
