@@ -11,7 +11,7 @@ export MLPCORE_QUIET := 1
 # replicate` records.
 export MLPCORE_CLAIMS := strict
 
-.PHONY: book test unit-and-notebooks build-strict execute install clean student grade linkcheck bench replicate replicate-ci replicate-report
+.PHONY: book test unit-and-notebooks notebooks build-strict execute install clean student grade linkcheck bench replicate replicate-ci replicate-report
 
 # The HTML book in _build/html, and the notebook edition (Jupyter/Colab) in _build/edition.
 book: $(STAMP)
@@ -29,10 +29,18 @@ build-strict: $(STAMP)
 
 # nbval runs the notebook edition, which the build just made: tests/test_edition.py proves
 # its code cells and stored outputs are the book's, cell for cell, so one run checks both
-# (a failure at _build/edition/book/X.ipynb::Cell N is cell N of book/X.ipynb).
+# (a failure at _build/edition/book/X.ipynb::Cell N is code cell N of book/X.ipynb, counting
+# from 0; the edition's extra cells, the revealed solutions, are Markdown).
 unit-and-notebooks: $(STAMP)
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg _build/edition/book
+	$(NBVAL)
+
+# nbval alone, over the edition the last build made (.ci/run repeats it with NumPy's wider
+# SIMD switched off: NPY_DISABLE_CPU_FEATURES).
+notebooks: $(STAMP)
+	$(NBVAL)
+
+NBVAL = $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg _build/edition/book
 
 # Re-execute every chapter in place (after changing code or text that affects outputs).
 execute: $(STAMP)
