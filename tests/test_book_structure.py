@@ -192,7 +192,7 @@ def test_bibliography_entries():
 
 # ---------------------------------------------------------------- table of contents
 
-BACK_MATTER = ["book/glossary", "book/references", "book/api"]
+BACK_MATTER = ["book/robustness", "book/glossary", "book/references", "book/api"]
 
 
 def test_every_chapter_is_in_the_toc_and_back_matter_is_last():

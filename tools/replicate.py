@@ -40,6 +40,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -262,6 +263,138 @@ def _book_glued(nb) -> dict:
     return values
 
 
+# ---------------------------------------------------------------- the robustness appendix
+
+PAGE = BOOK / "robustness.md"
+
+
+def _headline_labels(path: Path) -> dict[str, str]:
+    """The chapter's headline glue names and their labels (metadata.replication.headlines:
+    a list of names, or a mapping name -> label)."""
+    headlines = nbformat.read(path, as_version=4).metadata.get("replication", {}).get("headlines", [])
+    return dict(headlines) if isinstance(headlines, dict) else {name: name for name in headlines}
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:,.0f}"
+
+
+def _chapter_title(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return path.stem
+
+
+def _plotted(data: dict, labels: dict) -> list[str]:
+    return [name for name in labels
+            if any(v is not None for v in data["headlines"].get(name, {}).get("seeds", []))]
+
+
+def _figure(data: dict, labels: dict, out: Path) -> None:
+    """One panel per headline number: each seed's value as a dot, the book's as a line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = _plotted(data, labels)
+    columns = min(3, len(names))
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 1.9 * rows), squeeze=False,
+                             layout="constrained")
+    for ax, name in zip(axes.flat, names):
+        entry = data["headlines"][name]
+        values = [v for v in entry["seeds"] if v is not None]
+        ax.plot(values, np.zeros(len(values)) + np.linspace(-0.15, 0.15, len(values)), "o",
+                alpha=0.7, label="replications")
+        if entry["book"] is not None:
+            ax.axvline(entry["book"], color="C3", label="the book's run")
+        ax.set_title(labels[name], fontsize=10)
+        ax.set_yticks([])
+        ax.set_ylim(-0.5, 0.5)
+        ax.tick_params(labelsize=9)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=8, loc="upper left", frameon=False)
+    fig.savefig(out, dpi=110, metadata={"Software": None})
+    plt.close(fig)
+
+
+def write_page(paths: list[Path]) -> Path:
+    """book/robustness.md and its figures, from the committed data."""
+    text, figures = render_page(paths)
+    for data, labels, out in figures:
+        _figure(data, labels, out)
+    PAGE.write_text(text, encoding="utf-8")
+    return PAGE
+
+
+def render_page(paths: list[Path]) -> tuple[str, list]:
+    """The appendix's text from book/replication/*.json, and the figures it shows."""
+    figures = []
+    lines = ["# How robust are these numbers?", "",
+             "Every number in this book comes from one run of each experiment, on the seeds the",
+             "chapter fixes. A sentence that holds only for those draws would be overfitted to",
+             "them, the very thing this book warns about. So each chapter was re-run on ten",
+             f"other *replication seeds* ({', '.join(map(str, REPORT_SEEDS))}): under replication",
+             "seed S, every `np.random.default_rng(n)` in a chapter draws from",
+             "`SeedSequence([S, n])` instead of from `n`, so the initial weights, the batch",
+             "order, the dropout masks, the label noise, the training subsets and the data",
+             "split all change, and none of the book's own draws recurs. Every claim (each",
+             "guarded sentence of the text) was checked on every replication.",
+             "",
+             "To re-run one replication yourself: `make replicate SEED=7` (or",
+             "`make replicate SEED=7 CHAPTERS=\"01\"`); it prints each claim that fails and",
+             "ends with `replicate 7: C claims, F failed`. `make replicate-report` rebuilds this",
+             "page. `make test` runs one further replication, on a seed named nowhere else.", ""]
+    for path in paths:
+        data_path = DATA / f"{path.stem}.json"
+        if not data_path.exists():
+            lines += [f"## {_chapter_title(path)}", "", "Not replicated yet.", ""]
+            continue
+        data = json.loads(data_path.read_text())
+        labels = _headline_labels(path)
+        claims = data["claims"]
+        runs = len(data["seeds"])
+        held = sum(c["passed"] == c["runs"] == runs for c in claims)
+        lines += [f"## {_chapter_title(path)}", "",
+                  f"{len(claims)} claims; {held} of them held on all {runs} replication seeds."]
+        failing = [c for c in claims if c["passed"] < c["runs"]]
+        if failing:
+            lines += ["", "Claims that failed on some seed:", ""]
+            lines += [f"- {c['text']} (cell {c['cell']}): held on {c['passed']} of {c['runs']}"
+                      for c in failing]
+        if labels:
+            lines += ["", "The headline numbers, in the book and over the replications:", "",
+                      "| number | the book | lowest | median | highest |",
+                      "|---|---|---|---|---|"]
+            for name, label in labels.items():
+                entry = data["headlines"].get(name, {"book": None, "seeds": []})
+                values = sorted(v for v in entry["seeds"] if v is not None)
+                spread = ([_fmt(values[0]), _fmt(float(np.median(values))), _fmt(values[-1])]
+                          if values else ["–"] * 3)
+                lines.append(f"| {label} | {_fmt(entry['book'])} | " + " | ".join(spread) + " |")
+            figure = DATA / f"{path.stem}.png"
+            if _plotted(data, labels):
+                figures.append((data, labels, figure))
+                lines += ["", f"```{{figure}} replication/{figure.name}",
+                          f":alt: One panel per headline number of {_chapter_title(path)}: a dot "
+                          "for each replication seed and a line at the book's value.",
+                          "", "Each dot is one replication seed; the line is the book's run.",
+                          "```"]
+        lines += ["", "```{dropdown} Every claim and its pass rate", "",
+                  "| cell | claim | held |", "|---|---|---|"]
+        lines += [f"| {c['cell']} | {c['text'].replace('|', '/')} | {c['passed']}/{c['runs']} |"
+                  for c in claims]
+        lines += ["```", ""]
+    return "\n".join(lines).rstrip() + "\n", figures
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -288,6 +421,7 @@ def main(argv: list[str]) -> int:
               f"{len(failing)} fail on some seed")
         for entry in failing:
             print(f"  {entry['passed']}/{entry['runs']} cell {entry['cell']}: {entry['text']}")
+    print(f"{write_page(chapter_paths(None)).relative_to(ROOT)} written")
     return 0
 
 
