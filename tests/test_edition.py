@@ -1,10 +1,12 @@
 """The notebook edition (tools/notebook_edition.py): what Jupyter and Colab readers get.
 
 For every notebook page of _toc.yml, the built edition (_build/edition) must have no
-MyST role, directive or target left in its Markdown; the install cell first; the
-book's code cells and stored outputs cell for cell (so `pytest --nbval` over the
-edition, which `make test` runs, checks the book's notebooks as well); and the Colab,
-Binder and download buttons of the page must open it. The converter itself is tested
+MyST role, directive or target left in its Markdown; the install cell first, ending
+with the claims' warn mode; the book's code cells and stored outputs cell for cell (so
+`pytest --nbval` over the edition, which `make test` runs, checks the book's notebooks
+as well), except that exercise cells are stubs whose checks store the "not attempted"
+line, and each reference solution is revealed in a Markdown cell after its check; and
+the Colab, Binder and download buttons of the page must open it. The converter itself is tested
 on small inputs at the end, including that each check here can fail.
 """
 from __future__ import annotations
@@ -142,6 +144,25 @@ def test_every_glued_number_is_written_out(build, page):
             stored = values[name]["text/plain"].strip("'\"")
             assert stored in edition.cells[index].source, \
                 f"{page} cell {index}: glued {name} = {stored} is not in the edition's text"
+
+
+def test_the_edition_warns_on_claims_unless_mlpcore_claims_says_otherwise(monkeypatch):
+    """What the edition's first cell adds: warn mode for the learner; the Makefile's
+    MLPCORE_CLAIMS=strict (make execute, nbval) wins over it."""
+    from mlpcore import claims
+
+    before = claims._state["mode"]
+    try:
+        monkeypatch.delenv("MLPCORE_CLAIMS", raising=False)
+        exec(CLAIMS_WARN, {})
+        assert claims.mode() == "warn"
+        assert claims.claim(False, "a sentence that no longer holds") is False  # no raise
+        monkeypatch.setenv("MLPCORE_CLAIMS", "strict")
+        assert claims.mode() == "strict"
+        with pytest.raises(claims.ClaimBroken):
+            claims.claim(False, "a sentence that no longer holds")
+    finally:
+        claims.set_mode(before)
 
 
 def _config():
