@@ -342,13 +342,16 @@ successful build. Change the chapters there (book/*.ipynb), not here.
 
 {listing}
 
-The first cell of each chapter installs `mlpcore` where it is missing (Colab).
+The first cell of each chapter installs `mlpcore` and matplotlib where they are missing
+(Colab, a fresh kernel); set the environment variable `MLPCORE_SOURCE` to install from
+elsewhere (a fork, a branch, a local clone: any address pip accepts). Each exercise is a
+stub for you to write; its reference solution is folded away under its check.
 """
 
 
 def binder_requirements(repository: str) -> str:
-    """What Binder installs: what Colab has and the chapters import, and mlpcore."""
-    return f"numpy\nmatplotlib\nmlpcore @ git+{repository}\n"
+    """What Binder installs: numpy, and mlpcore with its plot extra (matplotlib)."""
+    return f"numpy\nmlpcore[plot] @ git+{repository}\n"
 
 
 # ---------------------------------------------------------------- inside Sphinx
