@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
-from fixtures.exercise_notebooks import load_tool
+from fixtures.exercise_notebooks import edition_path, load_tool
 from mlpcore import BatchNorm1d, Parameter, init
 from mlpcore.clip import clip_grad_norm_
 from mlpcore.exercises import chapter_exercises, check, get_exercise
@@ -234,7 +234,7 @@ def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, c
 
 def test_student_edition_scores_zero(tmp_path, capsys):
     make_student = load_tool("make_student_edition")
-    assert make_student.main(["--out", str(tmp_path), str(NOTEBOOK)]) == 0
+    assert make_student.main(["--out", str(tmp_path), str(edition_path(NOTEBOOK))]) == 0
     cells = load_cells(tmp_path / NOTEBOOK.name)
     for exercise in chapter_exercises("ch03"):
         stub = define(find_exercise_source(cells, exercise), exercise.function)

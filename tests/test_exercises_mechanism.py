@@ -10,7 +10,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from fixtures.exercise_notebooks import ROOT, load_tool
+from fixtures.exercise_notebooks import ROOT, edition_path, load_tool
 from mlpcore.exercises import (Case, Exercise, all_exercises, chapter_exercises, chapter_names,
                                compare_array, compare_outputs, run_exercise)
 from mlpgrader import wire
@@ -92,7 +92,8 @@ def test_book_reference_solutions_score_full_points(chapter):
 
 def test_every_book_notebook_has_a_student_edition():
     for path in sorted((ROOT / "book").glob("*.ipynb")):
-        student, stubbed = make_student.student_notebook(nbformat.read(path, as_version=4), path.stem)
+        student, stubbed = make_student.student_notebook(nbformat.read(edition_path(path), as_version=4),
+                                                         path.stem)
         code = "".join(cell.source for cell in student.cells if cell.cell_type == "code")
         assert "### BEGIN SOLUTION" not in code and "### END SOLUTION" not in code
         chapter = f"ch{path.stem[:2]}"
