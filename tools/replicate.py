@@ -36,7 +36,7 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
@@ -147,10 +147,19 @@ def _run_one(args: tuple[str, int]) -> tuple[str, dict]:
 
 
 def _pool_run(jobs_list: list[tuple[str, int]], jobs: int) -> list[tuple[str, dict]]:
+    """Run (chapter, seed) jobs, `jobs` at a time; each result is saved as soon as it is in,
+    so an interrupted report keeps the seeds already done."""
     os.environ["MLPCORE_QUIET"] = "1"
     os.environ["MLPCORE_CLAIMS"] = "record"
+    results = {}
     with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(jobs_list)))) as pool:
-        return list(pool.map(_run_one, jobs_list))
+        futures = {pool.submit(_run_one, job): job for job in jobs_list}
+        for future in as_completed(futures):
+            name, result = future.result()
+            seed = futures[future][1]
+            save(seed, {name: result})
+            results[futures[future]] = (name, result)
+    return [results[job] for job in jobs_list]
 
 
 def save(seed: int, chapters: dict) -> None:
@@ -166,9 +175,7 @@ def replicate(seed: int, chapters: list[str] | None, jobs: int) -> dict:
     """Run the chosen chapters under one replication seed; write and return the report."""
     paths = chapter_paths(chapters)
     results = dict(_pool_run([(str(path), seed) for path in paths], jobs))
-    report = {"seed": seed, "chapters": {path.stem: results[path.stem] for path in paths}}
-    save(seed, report["chapters"])
-    return report
+    return {"seed": seed, "chapters": {path.stem: results[path.stem] for path in paths}}
 
 
 def summarise(report: dict) -> tuple[int, int]:
@@ -206,7 +213,6 @@ def runs_over_seeds(path: Path, seeds: list[int], jobs: int) -> dict[int, dict]:
             missing.append(seed)
     fresh = _pool_run([(str(path), seed) for seed in missing], jobs) if missing else []
     for seed, (_, result) in zip(missing, fresh):
-        save(seed, {path.stem: result})
         runs[seed] = result
     return {seed: runs[seed] for seed in seeds}
 
