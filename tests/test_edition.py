@@ -102,6 +102,7 @@ def test_code_and_outputs_are_the_books(build, page):
             text = "".join(output.get("text", "") for output in ours.outputs)
             assert text.count("\n") == 1 and ": not attempted yet: replace the" in text, \
                 f"{page} cell {index}: the check of a stub must store one 'not attempted' line"
+            assert ours.execution_count, f"{page} cell {index}: nbval skips-and-fails an unrun cell with outputs"
         else:
             hidden = index > 0 and tags & HIDDEN_TAGS
             expected = f"{HIDDEN_TITLE}\n{theirs.source}" if hidden else theirs.source

@@ -250,7 +250,8 @@ def learner_exercises(nb, name: str) -> list[str]:
             if f'"{exercise}"' not in cell.source and f"'{exercise}'" not in cell.source:
                 raise EditionError(f"{where} does not check {exercise}, the exercise above it")
             cell.outputs = [not_attempted_output(exercise, stub)]
-            cell.execution_count = None
+            # kept from the book: nbval refuses stored outputs of a cell without a count
+            cell.execution_count = cell.execution_count or 1
             cell.metadata.pop("execution", None)
             cells += [cell, solution_cell(exercise, reference, f"{cell_id}-solution")]
             done.append(exercise)
