@@ -6,10 +6,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Stored notebook outputs must be deterministic: no progress bars when executed by tools.
 export MLPCORE_QUIET := 1
-# Claims (mlpcore.claims) raise when the book is executed or tested; `make replicate` records.
+# Claims (mlpcore.claims) raise when the book is executed or tested, also in the notebook
+# edition, whose first cell asks for warnings (this variable overrides it); `make
+# replicate` records.
 export MLPCORE_CLAIMS := strict
 
-.PHONY: book test unit-and-notebooks build-strict execute install clean student grade linkcheck bench replicate replicate-ci replicate-report
+.PHONY: book test unit-and-notebooks notebooks build-strict execute install clean student grade linkcheck bench replicate replicate-ci replicate-report
 
 # The HTML book in _build/html, and the notebook edition (Jupyter/Colab) in _build/edition.
 book: $(STAMP)
@@ -27,10 +29,18 @@ build-strict: $(STAMP)
 
 # nbval runs the notebook edition, which the build just made: tests/test_edition.py proves
 # its code cells and stored outputs are the book's, cell for cell, so one run checks both
-# (a failure at _build/edition/book/X.ipynb::Cell N is cell N of book/X.ipynb).
+# (a failure at _build/edition/book/X.ipynb::Cell N is code cell N of book/X.ipynb, counting
+# from 0; the edition's extra cells, the revealed solutions, are Markdown).
 unit-and-notebooks: $(STAMP)
 	$(PY) -m pytest tests
-	$(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg _build/edition/book
+	$(NBVAL)
+
+# nbval alone, over the edition the last build made (.ci/run repeats it with NumPy's wider
+# SIMD switched off: NPY_DISABLE_CPU_FEATURES).
+notebooks: $(STAMP)
+	$(NBVAL)
+
+NBVAL = $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg _build/edition/book
 
 # Re-execute every chapter in place (after changing code or text that affects outputs).
 execute: $(STAMP)
@@ -52,9 +62,11 @@ replicate-ci: $(STAMP)
 replicate-report: $(STAMP)
 	$(PY) tools/replicate.py report $(if $(SEEDS),--seeds $(SEEDS)) $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
-# Student edition of every chapter in student/: solutions replaced by stubs (docs/grading.md).
+# Student edition of every chapter in student/, from the notebook edition (so the book is
+# built first): numbers written out, solutions replaced by stubs (docs/grading.md).
 student: $(STAMP)
-	$(PY) tools/make_student_edition.py --out student book/*.ipynb
+	$(VENV)/bin/jupyter-book build . --keep-going --quiet
+	$(PY) tools/make_student_edition.py --out student _build/edition/book/*.ipynb
 
 # Grade submissions, each exercise in a bubblewrap sandbox (docs/grading.md):
 #   make grade SUBMISSIONS=path/to/folder [CHAPTER=ch02] [REPORT=report.json] [SHARD=K/N]

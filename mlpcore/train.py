@@ -183,38 +183,98 @@ def _show_progress(progress: bool | None) -> bool:
     return _in_ipython_kernel() or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
 
 
-_studies_running: list[str] = []
+class _Line:
+    """One status line, redrawn in place and then removed or left as a single line.
+
+    In Jupyter (an IPython kernel) it is a display output that is updated in place, so
+    nothing goes to stderr; emptied, it shows nothing. On a terminal it is one stderr
+    line redrawn with '\\r'; cleared, the terminal is as before."""
+
+    def __init__(self):
+        self.kernel = _in_ipython_kernel()
+        self.handle = None
+        self.length = 0
+
+    def show(self, text: str) -> None:
+        if self.kernel:
+            from IPython.display import display
+
+            bundle = {"text/plain": text}
+            if self.handle is None:
+                self.handle = display(bundle, raw=True, display_id=True)
+            else:
+                self.handle.update(bundle, raw=True)
+            return
+        sys.stderr.write("\r" + text + " " * max(0, self.length - len(text)))
+        sys.stderr.flush()
+        self.length = len(text)
+
+    def clear(self) -> None:
+        """Remove the line: nothing is left of it."""
+        if self.kernel:
+            if self.handle is not None:
+                self.handle.update({"text/plain": ""}, raw=True)
+            return
+        if self.length:
+            sys.stderr.write("\r" + " " * self.length + "\r")
+            sys.stderr.flush()
+            self.length = 0
+
+    def finish(self, text: str) -> None:
+        """Leave ``text`` as the line's last state (one line)."""
+        self.show(text)
+        if not self.kernel:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+class _Study:
+    """A study that ``progress`` is iterating over: fit reports its diverged runs here."""
+
+    def __init__(self, label: str):
+        self.label, self.diverged = label, 0
+
+
+_studies_running: list[_Study] = []
 
 
 def progress(items, label: str):
     """Iterate over ``items`` (the seeds, the values of a sweep, ...) with one progress bar.
 
-    One line on stderr, redrawn in place and replaced by ``label: n of n done`` at the
-    end, when a person runs the notebook (Jupyter or a terminal); nothing at all under
-    ``MLPCORE_QUIET=1`` (how the book is executed for storage). While it runs, ``fit``
-    draws no bar of its own.
+    One line, redrawn in place (``label: 3 of 10 done``) and left as
+    ``label: 10 of 10 done`` at the end (``..., 2 diverged`` when runs of ``fit`` inside
+    the study raised ``TrainingDivergedError``), when a person runs the notebook
+    (Jupyter: an output updated in place, nothing on stderr; a terminal: one stderr
+    line); nothing at all under ``MLPCORE_QUIET=1`` (how the book is executed for
+    storage). While it runs, ``fit`` draws no bar of its own.
 
         for seed in progress(SEEDS, "training over seeds"):
             ...
     """
     items = list(items)
     show = _show_progress(None)
-    _studies_running.append(label)
-    start, length = time.perf_counter(), 0
+    study = _Study(label)
+    line = _Line() if show else None
+    _studies_running.append(study)
+
+    def status(done: int) -> str:
+        diverged = f", {study.diverged} diverged" if study.diverged else ""
+        return f"{label}: {done} of {len(items)} done{diverged}"
+
+    finished = False
     try:
         for index, item in enumerate(items):
-            if show:
-                text = f"{label}: {index} of {len(items)} done"
-                sys.stderr.write("\r" + text + " " * max(0, length - len(text)))
-                sys.stderr.flush()
-                length = len(text)
+            if line is not None:
+                line.show(status(index))
             yield item
+        finished = True
     finally:
-        _studies_running.pop()
-        if show:
-            text = f"{label}: {len(items)} of {len(items)} done ({time.perf_counter() - start:.0f} s)"
-            sys.stderr.write("\r" + text + " " * max(0, length - len(text)) + "\n")
-            sys.stderr.flush()
+        _studies_running.remove(study)
+        if line is not None:
+            if finished:
+                line.finish(status(len(items)))
+            else:  # interrupted or failed: the error says what happened, the bar goes
+                line.clear()
 
 
 def _in_ipython_kernel() -> bool:
@@ -229,18 +289,13 @@ def _in_ipython_kernel() -> bool:
 
 
 class _ProgressBar:
-    """One line on stderr, redrawn in place with '\\r' at most ten times a second."""
+    """fit's bar: one line redrawn at most ten times a second, removed when fit ends;
+    a run that diverged leaves one line saying so."""
 
     def __init__(self, epochs: int, steps: int, width: int = 24):
         self.epochs, self.steps, self.width = epochs, steps, width
-        self.start = self.last_draw = time.perf_counter()
-        self.length = 0
-
-    def _write(self, text: str, end: str = "") -> None:
-        padding = " " * max(0, self.length - len(text))
-        sys.stderr.write("\r" + text + padding + end)
-        sys.stderr.flush()
-        self.length = len(text)
+        self.last_draw = time.perf_counter()
+        self.line = _Line()
 
     def update(self, epoch: int, step: int, loss: float, force: bool = False) -> None:
         now = time.perf_counter()
@@ -250,10 +305,14 @@ class _ProgressBar:
         done = ((epoch - 1) * self.steps + step) / (self.epochs * self.steps)
         filled = int(round(done * self.width))
         bar = "#" * filled + "." * (self.width - filled)
-        self._write(f"epoch {epoch}/{self.epochs} [{bar}] loss {loss:.4g}")
+        self.line.show(f"epoch {epoch}/{self.epochs} [{bar}] loss {loss:.4g}")
 
-    def close(self, summary: str) -> None:
-        self._write(f"{summary} ({time.perf_counter() - self.start:.1f}s)", end="\n")
+    def close(self, diverged: "TrainingDivergedError | None" = None) -> None:
+        if diverged is None:
+            self.line.clear()
+        else:
+            self.line.finish(f"fit: diverged at epoch {diverged.epoch}, step {diverged.step} "
+                             f"(see the TrainingDivergedError)")
 
 
 def _diverged(where: dict, steps_per_epoch: int, what: str, value: float, last: dict,
@@ -297,8 +356,10 @@ def fit(model: Module, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, *, epoc
     Shapes: X (N, ...), y (N, ...) as the model and loss expect them.
     Raises ``TrainingDivergedError`` as soon as a loss or the gradient norm is
     not finite. Prints nothing unless a progress bar is wanted: ``progress=None``
-    shows one in Jupyter or a terminal, ``False`` never; the environment variable
-    ``MLPCORE_QUIET=1`` silences it always.
+    shows one in Jupyter or a terminal (none inside a ``progress`` study, whose own
+    bar counts the runs), ``False`` never; the environment variable
+    ``MLPCORE_QUIET=1`` silences it always. The bar is removed when fit returns; a
+    run that diverged leaves one line saying so.
     """
     epochs = check_positive_int(epochs, "epochs", "fit")
     batch_size = check_positive_int(batch_size, "batch_size", "fit")
@@ -368,7 +429,14 @@ def fit(model: Module, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, *, epoc
                 check("training-set loss after the epoch", metrics["train_loss"])
                 if bar is not None:
                     bar.update(epoch, steps_per_epoch, metrics["batch_loss"], force=True)
+    except TrainingDivergedError as exc:
+        if bar is not None:
+            bar.close(diverged=exc)
+            bar = None
+        if _studies_running:  # the study's bar counts it
+            _studies_running[-1].diverged += 1
+        raise
     finally:
         if bar is not None:
-            bar.close(repr(history))
+            bar.close()
     return history

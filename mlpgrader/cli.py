@@ -40,7 +40,12 @@ def _student(args) -> int:
         return refuse("student", FileNotFoundError(
             f"{STUDENT_TOOL} not found: the student edition is made from a checkout of the "
             f"book's repository (an editable install, as `make install` does)"))
-    notebooks = args.notebooks or [str(p) for p in sorted((ROOT / "book").glob("*.ipynb"))]
+    edition = ROOT / "_build" / "edition" / "book"
+    notebooks = args.notebooks or [str(p) for p in sorted(edition.glob("[0-9][0-9]_*.ipynb"))]
+    if not notebooks:
+        return refuse("student", FileNotFoundError(
+            f"no notebook edition in {edition}: the student edition is made from it; "
+            f"run `make book` first (or `make student`, which does both)"))
     spec = importlib.util.spec_from_file_location("make_student_edition", STUDENT_TOOL)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
@@ -81,10 +86,11 @@ def add_commands(commands) -> None:
     """Register student, export, similar and kernel on the subparsers of __main__."""
     student = commands.add_parser(
         "student", help="write the student edition (solutions replaced by stubs)",
-        description="Runs tools/make_student_edition.py: in each exercise cell the solution "
-                    "becomes a stub; every other cell stays.")
+        description="Runs tools/make_student_edition.py on the notebook edition (made by "
+                    "`make book`): its reference solutions are dropped, the exercise cells "
+                    "stay stubs; every other cell stays.")
     student.add_argument("notebooks", nargs="*",
-                         help="chapter notebooks (default: every book/*.ipynb of the checkout)")
+                         help="edition notebooks (default: every chapter of _build/edition/book)")
     student.add_argument("--out", default="student", help="output folder (default: ./student)")
     student.set_defaults(run=_student)
 

@@ -1,10 +1,12 @@
 """The notebook edition (tools/notebook_edition.py): what Jupyter and Colab readers get.
 
 For every notebook page of _toc.yml, the built edition (_build/edition) must have no
-MyST role, directive or target left in its Markdown; the install cell first; the
-book's code cells and stored outputs cell for cell (so `pytest --nbval` over the
-edition, which `make test` runs, checks the book's notebooks as well); and the Colab,
-Binder and download buttons of the page must open it. The converter itself is tested
+MyST role, directive or target left in its Markdown; the install cell first, ending
+with the claims' warn mode; the book's code cells and stored outputs cell for cell (so
+`pytest --nbval` over the edition, which `make test` runs, checks the book's notebooks
+as well), except that exercise cells are stubs whose checks store the "not attempted"
+line, and each reference solution is revealed in a Markdown cell after its check; and
+the Colab, Binder and download buttons of the page must open it. The converter itself is tested
 on small inputs at the end, including that each check here can fail.
 """
 from __future__ import annotations
@@ -24,7 +26,9 @@ from book_toc import toc_pages
 sys.path.insert(0, str(ROOT / "tools"))
 from install_cell import install_cell_source  # noqa: E402
 from myst_to_markdown import Citation, Resolver, convert  # noqa: E402
-from notebook_edition import HIDDEN_TAGS, HIDDEN_TITLE, edition_notebook  # noqa: E402
+from notebook_edition import (  # noqa: E402
+    CHECK_TAG, CLAIMS_WARN, EXERCISE_TAG, HIDDEN_TAGS, HIDDEN_TITLE, SOLUTION_TAG,
+    EditionError, edition_notebook, exercise_id, nbgrader_source, solution_source, stubbed)
 
 CHAPTERS = [page for page in toc_pages() if (ROOT / f"{page}.ipynb").exists()]
 
@@ -59,34 +63,71 @@ def test_no_myst_markup_left(build, page):
     assert not problems, f"MyST markup left in the edition of {page}:\n  " + "\n  ".join(problems)
 
 
-@pytest.mark.parametrize("page", CHAPTERS)
-def test_code_and_outputs_are_the_books(build, page):
-    """Cell for cell, so a failure nbval reports at edition cell N is book cell N (the
-    book's first cell is its install cell, so the edition keeps the order)."""
+def book_and_edition_cells(build, page):
+    """(book, edition) cell lists that line up: the book with its install cell first
+    (the edition puts it first), the edition without its revealed-solution cells."""
     book = nbformat.read(ROOT / f"{page}.ipynb", as_version=4)
     first_code = next(i for i, cell in enumerate(book.cells) if cell.cell_type == "code")
-    book.cells.insert(0, book.cells.pop(first_code))  # the edition puts the install cell first
-    edition = edition_of(build, page)
-    assert [c.cell_type for c in edition.cells] == [c.cell_type for c in book.cells], \
+    book.cells.insert(0, book.cells.pop(first_code))
+    edition = [cell for cell in edition_of(build, page).cells
+               if SOLUTION_TAG not in cell.metadata.get("tags", [])]
+    assert [c.cell_type for c in edition] == [c.cell_type for c in book.cells], \
         f"{page}: the edition's cells do not line up with the book's (rebuild: make book)"
-    for index, (ours, theirs) in enumerate(zip(edition.cells, book.cells)):
-        if theirs.cell_type != "code":
-            continue
-        hidden = index > 0 and set(theirs.metadata.get("tags", [])) & HIDDEN_TAGS
-        expected = f"{HIDDEN_TITLE}\n{theirs.source}" if hidden else theirs.source
-        assert ours.source == expected, f"{page} cell {index}: code differs from the book's"
-        assert ours.outputs == theirs.outputs, f"{page} cell {index}: outputs differ from the book's"
-        assert ours.metadata.get("tags") == theirs.metadata.get("tags"), \
-            f"{page} cell {index}: tags differ (the grader finds exercises by them)"
+    return book.cells, edition
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
-def test_install_cell_first_and_visible(build, page):
-    first = edition_of(build, page).cells[0]
-    assert first.cell_type == "code" and first.source == install_cell_source(), \
-        f"{page}: the edition's first cell must be the install cell"
-    assert not first.metadata.get("jupyter", {}).get("source_hidden"), \
-        f"{page}: the install cell must stay visible"
+def test_code_and_outputs_are_the_books(build, page):
+    """Cell for cell, so a failure nbval reports at edition cell N is book cell N, except
+    the documented differences (tools/notebook_edition.py): the install cell ends with
+    the claims' warn mode, exercise cells are stubs and their checks store the stub's
+    "not attempted" line."""
+    book, edition = book_and_edition_cells(build, page)
+    for index, (ours, theirs) in enumerate(zip(edition, book)):
+        if theirs.cell_type != "code":
+            continue
+        tags = set(theirs.metadata.get("tags", []))
+        assert ours.metadata.get("tags") == theirs.metadata.get("tags"), \
+            f"{page} cell {index}: tags differ (the grader finds exercises by them)"
+        if index == 0:
+            assert ours.source == f"{theirs.source}\n{CLAIMS_WARN}", f"{page}: install cell"
+            assert ours.outputs == theirs.outputs
+        elif EXERCISE_TAG in tags:
+            exercise = exercise_id(theirs.source, None, f"{page} cell {index}")
+            assert ours.source == stubbed(theirs.source, exercise, "book"), \
+                f"{page} cell {index}: the exercise cell is not the book's cell, stubbed"
+            assert ours.outputs == [] and not ours.metadata.get("jupyter", {}).get("source_hidden")
+        elif CHECK_TAG in tags:
+            assert ours.source == theirs.source, f"{page} cell {index}: check cell differs"
+            text = "".join(output.get("text", "") for output in ours.outputs)
+            assert text.count("\n") == 1 and ": not attempted yet: replace the" in text, \
+                f"{page} cell {index}: the check of a stub must store one 'not attempted' line"
+            assert ours.execution_count, f"{page} cell {index}: nbval skips-and-fails an unrun cell with outputs"
+        else:
+            hidden = index > 0 and tags & HIDDEN_TAGS
+            expected = f"{HIDDEN_TITLE}\n{theirs.source}" if hidden else theirs.source
+            assert ours.source == expected, f"{page} cell {index}: code differs from the book's"
+            assert ours.outputs == theirs.outputs, f"{page} cell {index}: outputs differ from the book's"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_each_reference_solution_is_revealed_after_its_check(build, page):
+    """The book's exercise cell, whole, in a collapsed Markdown block right after the
+    check (so "Run all" never runs it), and nowhere in a code cell."""
+    book = nbformat.read(ROOT / f"{page}.ipynb", as_version=4)
+    references = [cell.source for cell in book.cells
+                  if EXERCISE_TAG in cell.metadata.get("tags", [])]
+    cells = edition_of(build, page).cells
+    revealed = []
+    for index, cell in enumerate(cells):
+        if SOLUTION_TAG in cell.metadata.get("tags", []):
+            assert cell.cell_type == "markdown" and cell.source.startswith("<details>")
+            assert CHECK_TAG in cells[index - 1].metadata.get("tags", []), \
+                f"{page} cell {index}: a solution must come right after its check"
+            revealed.append(solution_source(cell))
+        elif cell.cell_type == "code":
+            assert "BEGIN SOLUTION" not in cell.source, f"{page} cell {index}: solution in code"
+    assert revealed == references
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
@@ -104,6 +145,25 @@ def test_every_glued_number_is_written_out(build, page):
             stored = values[name]["text/plain"].strip("'\"")
             assert stored in edition.cells[index].source, \
                 f"{page} cell {index}: glued {name} = {stored} is not in the edition's text"
+
+
+def test_the_edition_warns_on_claims_unless_mlpcore_claims_says_otherwise(monkeypatch):
+    """What the edition's first cell adds: warn mode for the learner; the Makefile's
+    MLPCORE_CLAIMS=strict (make execute, nbval) wins over it."""
+    from mlpcore import claims
+
+    before = claims._state["mode"]
+    try:
+        monkeypatch.delenv("MLPCORE_CLAIMS", raising=False)
+        exec(CLAIMS_WARN, {})
+        assert claims.mode() == "warn"
+        assert claims.claim(False, "a sentence that no longer holds") is False  # no raise
+        monkeypatch.setenv("MLPCORE_CLAIMS", "strict")
+        assert claims.mode() == "strict"
+        with pytest.raises(claims.ClaimBroken):
+            claims.claim(False, "a sentence that no longer holds")
+    finally:
+        claims.set_mode(before)
 
 
 def _config():
@@ -211,18 +271,56 @@ def test_leftover_check_can_fail():
     assert leftovers("use `{term}` roles\n```python\n{doc}`x`\n```") == []
 
 
-def test_hidden_cells_are_kept_collapsed_and_solutions_intact():
+def small_chapter():
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("install", metadata={"tags": ["remove-cell"]}),
                 nbformat.v4.new_markdown_cell("# T\n{glue:text}`n`"),
                 nbformat.v4.new_code_cell("glue('n', 3)", metadata={"tags": ["remove-cell"]}),
-                nbformat.v4.new_code_cell("def f():\n    ### BEGIN SOLUTION\n    return 1\n"
+                nbformat.v4.new_code_cell("def bce_with_logits(logits, targets):\n"
+                                          "    ### BEGIN SOLUTION\n    return 1\n"
                                           "    ### END SOLUTION",
-                                          metadata={"tags": ["exercise", "hide-input"]})]
-    result = edition_notebook(nb, lambda index: resolver(glue={"n": {"text/plain": "3"}}))
-    assert result.cells[0].source == "install" and "jupyter" not in result.cells[0].metadata
+                                          metadata={"tags": ["exercise", "hide-input"]}),
+                nbformat.v4.new_code_cell('check("ch00.bce_with_logits", bce_with_logits)',
+                                          metadata={"tags": ["exercise-check"]})]
+    nb.cells[4].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1/5\n")]
+    return nb
+
+
+def test_hidden_cells_collapsed_exercises_stubbed_solutions_revealed_after_the_check():
+    nb = small_chapter()
+    result = edition_notebook(nb, lambda index: resolver(glue={"n": {"text/plain": "3"}}),
+                              "00_mlp_in_numpy")
+    assert result.cells[0].source == f"install\n{CLAIMS_WARN}"
+    assert "jupyter" not in result.cells[0].metadata
     assert result.cells[1].source == "# T\n3"
     assert result.cells[2].source == f"{HIDDEN_TITLE}\nglue('n', 3)"
     assert result.cells[2].metadata["jupyter"] == {"source_hidden": True, "outputs_hidden": True}
-    assert result.cells[3].source == nb.cells[3].source
-    assert result.cells[3].metadata["jupyter"] == {"source_hidden": True}
+    stub = result.cells[3]
+    assert stub.source == ('def bce_with_logits(logits, targets):\n    raise NotImplementedError('
+                           '"ch00.bce_with_logits: replace this line with your code")')
+    assert "jupyter" not in stub.metadata, "the stub is where the learner writes: not collapsed"
+    check_text = result.cells[4].outputs[0]["text"]
+    assert check_text.startswith("ch00.bce_with_logits: not attempted yet") and check_text.count("\n") == 1
+    solution = result.cells[5]
+    assert solution.cell_type == "markdown" and solution.metadata["tags"] == [SOLUTION_TAG]
+    assert solution_source(solution) == nb.cells[3].source
+    assert len(result.cells) == 6
+    # the nbgrader source folds the solution back: the book's exercise cell, markers intact
+    folded = nbgrader_source(result)
+    assert [c.source for c in folded.cells[3:]] == [nb.cells[3].source, nb.cells[4].source]
+    assert len(folded.cells) == 5
+
+
+def test_an_exercise_without_its_check_or_markers_is_refused():
+    nb = small_chapter()
+    del nb.cells[4]
+    with pytest.raises(EditionError, match="has no `exercise-check` cell"):
+        edition_notebook(nb, lambda index: resolver(), "00_mlp_in_numpy")
+    nb = small_chapter()
+    nb.cells[3].source = "def bce_with_logits(logits, targets):\n    return 1"
+    with pytest.raises(EditionError, match="no '### BEGIN SOLUTION'"):
+        edition_notebook(nb, lambda index: resolver(), "00_mlp_in_numpy")
+    nb = small_chapter()
+    nb.cells[2].source = "### BEGIN SOLUTION\nx = 1\n### END SOLUTION"
+    with pytest.raises(EditionError, match="not tagged `exercise`"):
+        edition_notebook(nb, lambda index: resolver(), "00_mlp_in_numpy")

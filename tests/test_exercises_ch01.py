@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from fixtures.exercise_checks import assert_mutant_caught, solutions_from
-from fixtures.exercise_notebooks import load_tool
+from fixtures.exercise_notebooks import edition_path, load_tool
 from mlpcore.exercises import PUBLIC_CASES_SEED, chapter_exercises, check, get_exercise
 from mlpgrader.notebook import load_cells
 from mlpcore.module import Parameter
@@ -523,7 +523,8 @@ def test_reference_solutions_score_full_points(reference_functions, capsys):
 
 def test_student_edition_scores_zero(capsys):
     tool = load_tool("make_student_edition")
-    student, stubbed = tool.student_notebook(nbformat.read(CHAPTER, as_version=4), CHAPTER.stem)
+    student, stubbed = tool.student_notebook(nbformat.read(edition_path(CHAPTER), as_version=4),
+                                            CHAPTER.stem)
     assert sorted(stubbed) == sorted(e.id for e in chapter_exercises("ch01"))
     functions = solutions_from([dict(cell) for cell in student.cells], "ch01")
     for exercise in chapter_exercises("ch01"):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
+from fixtures.exercise_notebooks import edition_path
 from fixtures.heldout_checks import (HELD_OUT_SEEDS, assert_every_hint_reachable,
                                      assert_loses_points_on_held_out_seeds, run_source)
 from mlpgrader.notebook import load_cells
@@ -519,7 +520,7 @@ def test_student_edition_scores_zero(tmp_path, capsys):
         "make_student_edition", ROOT / "tools" / "make_student_edition.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    assert tool.main(["--out", str(tmp_path), str(CHAPTER)]) == 0
+    assert tool.main(["--out", str(tmp_path), str(edition_path(CHAPTER))]) == 0
     cells = exercise_cells(tmp_path / CHAPTER.name)
     assert len(cells) == len(chapter_exercises("ch02"))
     for exercise in chapter_exercises("ch02"):

@@ -15,7 +15,7 @@ import pytest
 from fixtures.exercise_checks import assert_mutant_caught, define, solutions_from
 from fixtures.heldout_checks import (HELD_OUT_SEEDS, assert_every_hint_reachable,
                                      assert_loses_points_on_held_out_seeds, run_source)
-from fixtures.exercise_notebooks import load_tool
+from fixtures.exercise_notebooks import edition_path, load_tool
 from mlpcore import BatchNorm1d, Parameter, init
 from mlpcore.clip import clip_grad_norm_
 from mlpcore.exercises import (PUBLIC_CASES_SEED, chapter_exercises, check, get_exercise,
@@ -569,7 +569,7 @@ def test_cases_are_deterministic(seed):
 
 def test_student_edition_scores_zero(tmp_path, capsys):
     make_student = load_tool("make_student_edition")
-    assert make_student.main(["--out", str(tmp_path), str(NOTEBOOK)]) == 0
+    assert make_student.main(["--out", str(tmp_path), str(edition_path(NOTEBOOK))]) == 0
     cells = load_cells(tmp_path / NOTEBOOK.name)
     for exercise in chapter_exercises("ch03"):
         stub = define(find_exercise_source(cells, exercise), exercise.function)

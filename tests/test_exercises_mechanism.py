@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from fixtures.exercise_checks import hints_shown
-from fixtures.exercise_notebooks import ROOT, load_tool
+from fixtures.exercise_notebooks import ROOT, edition_path, load_tool
 from mlpcore.exercises import (PUBLIC_CASES_SEED, Case, Exercise, Failure, Passed, all_exercises,
                                chapter_exercises, chapter_names, compare_array,
                                compare_outputs, fixed_cases, run_exercise)
@@ -96,7 +96,8 @@ def test_book_reference_solutions_score_full_points(chapter):
 
 def test_every_book_notebook_has_a_student_edition():
     for path in sorted((ROOT / "book").glob("*.ipynb")):
-        student, stubbed = make_student.student_notebook(nbformat.read(path, as_version=4), path.stem)
+        student, stubbed = make_student.student_notebook(nbformat.read(edition_path(path), as_version=4),
+                                                         path.stem)
         code = "".join(cell.source for cell in student.cells if cell.cell_type == "code")
         assert "### BEGIN SOLUTION" not in code and "### END SOLUTION" not in code
         chapter = f"ch{path.stem[:2]}"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from fixtures.exercise_notebooks import (ROOT, cell_text, chapter0_notebook, ch00_exercises,
-                                         load_tool, sandbox_mode, signature, with_cell, write)
+                                         edition_path, load_tool, sandbox_mode, signature, with_cell, write)
 from mlpcore.exercises import run_exercise
 from mlpgrader.grader import (discover, grade_all, grade_exercise, plan, score_table,
                               write_report)
@@ -64,7 +64,7 @@ def graded(reference, reference_path, outside, tmp_path_factory, mode):
     """A class of submissions, graded once: student name -> Submission."""
     folder = tmp_path_factory.mktemp("class")
     write(reference, folder / "reference.ipynb")
-    student, _ = make_student.student_notebook(nbformat.read(reference_path, as_version=4),
+    student, _ = make_student.student_notebook(nbformat.read(edition_path(reference_path), as_version=4),
                                                "00_mlp_in_numpy")
     nbformat.write(student, folder / "student.ipynb")
     mutant = reference

@@ -148,6 +148,28 @@ def place(notebook: dict, path: Path) -> None:
     write(notebook, path)
 
 
+def nbgrader_source_of_chapter0(folder: Path) -> dict:
+    """Chapter 0's nbgrader source, from the notebook edition as instructors make it
+    (tools/make_student_edition.py --nbgrader)."""
+    from book_build import built_book
+
+    tool = load_tool("make_student_edition")
+    edition = built_book()[1] / "book" / "00_mlp_in_numpy.ipynb"
+    (written,) = tool.write_nbgrader_source([edition], folder)
+    return read(written)
+
+
+def test_the_nbgrader_source_is_the_edition_with_solutions_folded_back(tmp_path):
+    source = nbgrader_source_of_chapter0(tmp_path)
+    assert not nbgrader_meta.problems(source, "00_mlp_in_numpy")
+    book = read(chapter0_notebook())
+    book_exercises = [c["source"] for c in book["cells"] if EXERCISE_TAG in cell_tags(c)]
+    ours = [c["source"] for c in source["cells"] if EXERCISE_TAG in cell_tags(c)]
+    assert ["".join(s) for s in ours] == ["".join(s) for s in book_exercises]
+    text = json.dumps(source)
+    assert "{glue:text}" not in text and "{term}" not in text and "exercise-solution" not in text
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     """A course graded by the documented recipe: (nbgrader's venv, course, the run)."""
@@ -173,13 +195,15 @@ def test_the_documented_recipe_autogrades_with_partial_credit(course):
     assert grades(course) == {"ada": total, "bob": 0, "cleo": total - second.max_points}
 
 
-def test_nbgrader_generates_the_whole_chapter_without_its_solutions(course):
+def test_nbgrader_generates_the_whole_chapter_without_its_solutions(course, tmp_path):
     home, course, _ = course
-    place(read(chapter0_notebook()), course / "source" / "ch00" / "00_mlp_in_numpy.ipynb")
+    chapter = nbgrader_source_of_chapter0(tmp_path / "source")
+    place(chapter, course / "source" / "ch00" / "00_mlp_in_numpy.ipynb")
     generated = run_nbgrader(home, course, "generate_assignment", "ch00", "--force")
     assert generated.returncode == 0, generated.stdout[-3000:] + generated.stderr[-3000:]
     released = read(course / "release" / "ch00" / "00_mlp_in_numpy.ipynb")
     assert "### BEGIN SOLUTION" not in json.dumps(released)
+    assert "{glue:text}" not in json.dumps(released), "the release starts from the edition"
 
 
 def test_autograde_without_the_kernel_is_an_error_not_zeros(course, tmp_path):

@@ -1,14 +1,18 @@
-"""The student edition: solutions become named stubs, the notebook still runs end to
-end, every check says "not attempted yet", and the grader gives it 0 %."""
+"""The student edition (tools/make_student_edition.py), built from the notebook
+edition: solutions become named stubs, no MyST markup is left, the reference solutions
+are gone, the notebook still runs end to end, every check says "not attempted yet", and
+the grader gives it 0 %. (That the reference solutions score 100 % is
+tests/test_grading.py and tests/test_exercises_chNN.py.)"""
 from __future__ import annotations
 
-import copy
 import os
+import re
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from book_build import built_book
 from fixtures.exercise_notebooks import (ROOT, cell_text, chapter0_notebook, load_tool,
                                          read, sandbox_mode, with_cell, write)
 from mlpcore.exercises import chapter_exercises
@@ -16,22 +20,39 @@ from mlpgrader.grader import grade_all, plan
 from mlpgrader.notebook import BEGIN_SOLUTION, END_SOLUTION
 
 make_student = load_tool("make_student_edition")
+edition_tools = load_tool("notebook_edition")
 EXERCISES = chapter_exercises("ch00")
+# What MyST would still have to resolve (the issue's list, and any role at all).
+MYST = re.compile(r"\{glue|\{term\}|\{cite|\{doc\}|\{py:|\{[a-z][\w:+.-]*\}`")
 
 
 @pytest.fixture(scope="module")
-def editions(tmp_path_factory):
-    """(reference notebook path, student edition path)."""
-    source = chapter0_notebook(tmp_path_factory.mktemp("book"))
+def edition_dir():
+    return built_book()[1] / "book"
+
+
+@pytest.fixture(scope="module")
+def editions(edition_dir, tmp_path_factory):
+    """(notebook-edition path of chapter 0, its student edition path)."""
+    source = edition_dir / "00_mlp_in_numpy.ipynb"
     out = tmp_path_factory.mktemp("student")
     assert make_student.main(["--out", str(out), str(source)]) == 0
     return source, out / source.name
 
 
 @pytest.fixture(scope="module")
+def every_student_edition(edition_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("students")
+    written = make_student.write_student_edition(sorted(edition_dir.glob("*.ipynb")), out)
+    assert written, f"no chapter in {edition_dir}"
+    return [path for path, _ in written]
+
+
+@pytest.fixture(scope="module")
 def executed_student(editions, tmp_path_factory):
     """The student edition executed top to bottom in a fresh kernel, as a learner
-    opening it would (mlpcore importable from this checkout, quiet output)."""
+    opening it would (mlpcore importable from this checkout, quiet output, claims in the
+    edition's warn mode: MLPCORE_CLAIMS unset)."""
     _, student = editions
     notebook = nbformat.read(student, as_version=4)
     with pytest.MonkeyPatch.context() as patch:
@@ -39,6 +60,7 @@ def executed_student(editions, tmp_path_factory):
             filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])))
         patch.setenv("MLPCORE_QUIET", "1")
         patch.setenv("MPLBACKEND", "Agg")
+        patch.delenv("MLPCORE_CLAIMS", raising=False)
         NotebookClient(notebook, timeout=300, kernel_name="python3",
                        resources={"metadata": {"path": str(student.parent)}}).execute()
     path = tmp_path_factory.mktemp("executed") / student.name
@@ -59,7 +81,8 @@ def solution_lines(source: str) -> list[str]:
 
 
 def test_each_solution_becomes_a_stub_naming_the_exercise(editions):
-    reference, student = map(read, editions)
+    student = read(editions[1])
+    reference = read(chapter0_notebook())
     for exercise in EXERCISES:
         before, after = cell_text(reference, exercise.function), cell_text(student, exercise.function)
         stub = f'    raise NotImplementedError("{exercise.id}: replace this line with your code")'
@@ -71,22 +94,70 @@ def test_each_solution_becomes_a_stub_naming_the_exercise(editions):
         assert after.startswith(head), "the code before the markers must be kept"
 
 
-def test_only_exercise_and_check_cells_are_cleared(tmp_path):
-    reference = nbformat.read(chapter0_notebook(tmp_path), as_version=4)
-    for index, cell in enumerate(reference.cells):
-        if cell.cell_type == "code":
-            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=f"cell {index}\n")]
-            cell.execution_count = index
-    student, stubbed = make_student.student_notebook(reference, "00_mlp_in_numpy")
+def test_no_myst_and_no_solution_in_any_chapter(every_student_edition):
+    for path in every_student_edition:
+        notebook = read(path)
+        text = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                         for c in notebook["cells"])
+        assert not MYST.findall(text), f"{path.name}: MyST left: {MYST.findall(text)[:5]}"
+        assert "BEGIN SOLUTION" not in text and "Reference solution" not in text, path.name
+        checks = [c for c in notebook["cells"] if "exercise-check" in c["metadata"].get("tags", [])]
+        assert checks and all(c["outputs"] == [] for c in checks)
+
+
+def test_the_yardstick_exercise_2_4_points_at_reads_with_its_numbers(every_student_edition):
+    """Exercise 2.4 asks for "the yardstick the 2x2 grid above used for 'both' against
+    dropout alone": the grid's paragraph must read, numbers written out, in the student
+    edition (it was raw {glue:text} roles)."""
+    (chapter,) = [p for p in every_student_edition if p.name.startswith("02_")]
+    cells = read(chapter)["cells"]
+    text = lambda c: " ".join(("".join(c["source"]) if isinstance(c["source"], list)
+                               else c["source"]).split())  # words, whatever the line breaks
+    exercise = next(i for i, c in enumerate(cells) if "Exercise 2.4" in text(c))
+    assert "yardstick the 2×2 grid above used" in text(cells[exercise])
+    grid = [text(c) for c in cells[:exercise] if c["cell_type"] == "markdown"
+            and "two standard errors of the mean difference" in text(c)]
+    assert len(grid) == 1, "the paragraph with the grid's yardstick is gone or duplicated"
+    assert re.search(r"noise band of ±\d+\.\d \(two standard errors of the mean difference\)",
+                     grid[0]), grid[0]
+
+
+def test_only_solution_cells_go_and_only_exercise_and_check_outputs_are_cleared(editions):
+    edition = nbformat.read(editions[0], as_version=4)
+    student, stubbed = make_student.student_notebook(edition, "00_mlp_in_numpy")
     assert stubbed == [exercise.id for exercise in EXERCISES]
-    assert len(student.cells) == len(reference.cells)
-    for before, after in zip(reference.cells, student.cells):
+    kept = [c for c in edition.cells if "exercise-solution" not in c.metadata.get("tags", [])]
+    assert len(kept) == len(edition.cells) - len(EXERCISES) == len(student.cells)
+    for before, after in zip(kept, student.cells):
         tags = before.metadata.get("tags", [])
         if "exercise" in tags or "exercise-check" in tags:
             assert after.outputs == [] and after.execution_count is None
-            assert after.metadata.get("tags") == tags
+            assert after.metadata.get("tags") == tags and after.source == before.source
         else:
             assert after == before
+
+
+def test_a_book_chapter_is_refused_build_the_edition_first(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert make_student.main(["--out", str(out), str(chapter0_notebook())]) == 1
+    error = capsys.readouterr().err
+    assert "not the notebook edition" in error and "make book" in error
+    assert not out.exists(), "nothing may be written when a notebook is refused"
+
+
+def test_a_solution_left_in_the_edition_is_refused(editions, tmp_path, capsys):
+    edition = read(editions[0])
+    first = EXERCISES[0]
+    leaked = with_cell(edition, first.function, f"def {first.function}({', '.join(first.params)}):\n"
+                       "    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n")
+    path = write(leaked, tmp_path / "00_mlp_in_numpy.ipynb")
+    out = tmp_path / "out"
+    assert make_student.main(["--out", str(out), str(path)]) == 1
+    assert "solution markers" in capsys.readouterr().err and not out.exists()
+    unstubbed = with_cell(edition, first.function,
+                          f"def {first.function}({', '.join(first.params)}):\n    return None\n")
+    assert make_student.main(["--out", str(out), str(write(unstubbed, path))]) == 1
+    assert "is not a stub" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("body, fragment", [
@@ -95,35 +166,17 @@ def test_only_exercise_and_check_cells_are_cleared(tmp_path):
     ("    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n",
      "again before"),
 ])
-def test_unbalanced_markers_are_refused(body, fragment, tmp_path, capsys):
-    reference = read(chapter0_notebook(tmp_path))
+def test_unbalanced_markers_are_refused_by_the_edition(body, fragment):
     first = EXERCISES[0]
-    broken = with_cell(reference, first.function,
-                       f"def {first.function}({', '.join(first.params)}):\n" + body)
-    path = write(broken, tmp_path / "00_mlp_in_numpy.ipynb")
-    out = tmp_path / "out"
-    assert make_student.main(["--out", str(out), str(path)]) == 1
-    error = capsys.readouterr().err
-    assert fragment in error and "00_mlp_in_numpy: cell" in error and "line" in error
-    assert not out.exists(), "nothing may be written when a notebook is refused"
+    source = f"def {first.function}({', '.join(first.params)}):\n" + body
+    with pytest.raises(edition_tools.EditionError, match=fragment):
+        edition_tools.stubbed(source, first.id, "00_mlp_in_numpy: cell 59")
 
 
-def test_markers_in_an_untagged_cell_are_refused(tmp_path, capsys):
-    notebook = read(chapter0_notebook(tmp_path))
-    leaked = copy.deepcopy(notebook)
-    leaked["cells"].append({"cell_type": "code", "id": "leak", "metadata": {}, "outputs": [],
-                            "execution_count": None,
-                            "source": "### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION"})
-    path = write(leaked, tmp_path / "00_mlp_in_numpy.ipynb")
-    assert make_student.main(["--out", str(tmp_path / "out"), str(path)]) == 1
-    assert "not tagged `exercise`" in capsys.readouterr().err
-
-
-def test_an_unregistered_exercise_function_is_refused(tmp_path, capsys):
-    notebook = read(chapter0_notebook(tmp_path))
+def test_an_unregistered_exercise_function_is_refused(editions, tmp_path, capsys):
+    notebook = read(editions[0])
     renamed = with_cell(notebook, "accumulated_gradient",
-                        "def sgd_step(param, grad):\n    ### BEGIN SOLUTION\n"
-                        "    return param - grad\n    ### END SOLUTION\n")
+                        "def sgd_step(param, grad):\n    raise NotImplementedError\n")
     path = write(renamed, tmp_path / "00_mlp_in_numpy.ipynb")
     assert make_student.main(["--out", str(tmp_path / "out"), str(path)]) == 1
     assert "sgd_step" in capsys.readouterr().err

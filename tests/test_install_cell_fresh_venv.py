@@ -1,12 +1,14 @@
-"""A chapter runs top to bottom in a fresh environment where mlpcore is not installed,
-as on Colab: its first cell installs mlpcore, from this checkout instead of GitHub
-(MLPCORE_SOURCE=file://...), and leaves numpy alone.
+"""A whole chapter of the notebook edition (what Colab and Jupyter open) runs top to
+bottom in a fresh environment where mlpcore and matplotlib are not installed: its first
+cell installs `mlpcore[plot]`, from this checkout instead of GitHub
+(MLPCORE_SOURCE=file://...), and leaves numpy alone. Before that, the same cell with a
+source pip cannot use stops the notebook with one sentence, not a pip log.
 
-The environment gets what Colab already has (numpy, matplotlib, ipykernel, pinned by
-constraints.txt) from the package index, so the test needs the index and takes
-about a minute; it runs in CI as part of `make test`. The install source is a
-snapshot of the checkout in a temporary folder, because pip builds a local
-directory in place and would leave build/ and *.egg-info in the working tree.
+The environment gets numpy and ipykernel (pinned by constraints.txt) from the package
+index, and the install cell matplotlib, so the test needs the index and takes a minute
+or two; it runs in CI as part of `make test`. The install source is a snapshot of the
+checkout in a temporary folder, because pip builds a local directory in place and
+would leave build/ and *.egg-info in the working tree.
 """
 from __future__ import annotations
 
@@ -21,11 +23,13 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from book_build import built_book
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
-# What Colab preinstalls and the chapters import besides mlpcore.
-PRELOADED = ["numpy", "matplotlib", "ipykernel"]
+# A kernel with numpy but neither mlpcore nor matplotlib: the install cell brings both.
+PRELOADED = ["numpy", "ipykernel"]
 KERNEL = "mlpcore-fresh-venv"
 PROBE = """
 import importlib.metadata as md, importlib.util, json, os
@@ -46,9 +50,11 @@ print(json.dumps({
 
 
 def chapter_to_run() -> Path | None:
-    """Chapter 0 if it exists, else the first chapter notebook."""
-    preferred = ROOT / "book" / "00_mlp_in_numpy.ipynb"
-    return preferred if preferred.exists() else (NOTEBOOKS[0] if NOTEBOOKS else None)
+    """The edition of chapter 0 (the cheapest) if it exists, else of the first chapter."""
+    edition = built_book()[1] / "book"
+    preferred = edition / "00_mlp_in_numpy.ipynb"
+    chapters = sorted(edition.glob("*.ipynb"))
+    return preferred if preferred.exists() else (chapters[0] if chapters else None)
 
 
 def probe(python: Path) -> dict:
@@ -76,7 +82,7 @@ def fresh_venv(tmp_path_factory):
          "-c", str(ROOT / "constraints.txt"), *PRELOADED],
         capture_output=True, text=True)
     if install.returncode != 0:
-        pytest.fail("could not install numpy, matplotlib and ipykernel into a fresh "
+        pytest.fail("could not install numpy and ipykernel into a fresh "
                     f"environment (needs the package index):\n{install.stderr[-2000:]}")
     # A kernel spec for this environment only; JUPYTER_PATH puts it first.
     kernel_dir = base / "jupyter" / "kernels" / KERNEL
@@ -87,22 +93,49 @@ def fresh_venv(tmp_path_factory):
     return {"python": python, "jupyter_path": base / "jupyter", "base": base}
 
 
+def kernel_environment(monkeypatch, fresh_venv, source: str) -> None:
+    monkeypatch.setenv("MLPCORE_SOURCE", source)
+    monkeypatch.setenv("JUPYTER_PATH", str(fresh_venv["jupyter_path"]))
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    # The kernel must draw figures as in Colab (inline), not with the tests' Agg backend.
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+
+
+def test_a_failed_install_stops_the_notebook_with_one_sentence(fresh_venv, monkeypatch, tmp_path):
+    """Runs first (file order), while mlpcore is still missing: a source pip cannot
+    install stands for being offline."""
+    chapter = chapter_to_run()
+    if chapter is None:
+        pytest.skip("no chapter notebook in the edition yet")
+    wrong = (tmp_path / "no-such-checkout").as_uri()
+    kernel_environment(monkeypatch, fresh_venv, wrong)
+    nb = nbformat.read(chapter, as_version=4)
+    nb.cells = nb.cells[:2]  # the install cell, and what comes after it
+    client = NotebookClient(nb, kernel_name=KERNEL, timeout=300, record_timing=False,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    with pytest.raises(CellExecutionError) as failed:
+        client.execute()
+    assert failed.value.ename == "InstallFailed", failed.value
+    (error,) = [o for o in nb.cells[0].outputs if o.output_type == "error"]
+    assert len(error.traceback) == 1, f"one sentence, no traceback: {error.traceback}"
+    sentence = error.traceback[0]
+    assert sentence.startswith(f"Could not install mlpcore from {wrong} (pip said: "), sentence
+    assert "MLPCORE_SOURCE" in sentence and sentence.endswith("then run this cell again.")
+    assert probe(fresh_venv["python"])["mlpcore"] is None
+
+
 def test_chapter_installs_mlpcore_in_a_fresh_environment(fresh_venv, monkeypatch):
     chapter = chapter_to_run()
     if chapter is None:
-        pytest.skip("no chapter notebook in book/ yet")
+        pytest.skip("no chapter notebook in the edition yet")
     python = fresh_venv["python"]
     before = probe(python)
     assert before["mlpcore"] is None, \
         f"mlpcore is already importable in the fresh environment: {before['mlpcore']}"
 
     source = snapshot_checkout(fresh_venv["base"] / "checkout")
-    monkeypatch.setenv("MLPCORE_SOURCE", source.as_uri())
-    monkeypatch.setenv("JUPYTER_PATH", str(fresh_venv["jupyter_path"]))
-    monkeypatch.delenv("PYTHONPATH", raising=False)
-    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
-    # The kernel must draw figures as in Colab (inline), not with the tests' Agg backend.
-    monkeypatch.delenv("MPLBACKEND", raising=False)
+    kernel_environment(monkeypatch, fresh_venv, source.as_uri())
 
     nb = nbformat.read(chapter, as_version=4)
     client = NotebookClient(nb, kernel_name=KERNEL, timeout=300, record_timing=False,

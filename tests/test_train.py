@@ -1,5 +1,8 @@
 """Tests for mlpcore.train: fit, evaluate, History, divergence detection, quietness."""
+import io
+import os
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -10,7 +13,8 @@ from mlpcore.layers import Dropout, Linear, ReLU, Sequential
 from mlpcore.losses import CrossEntropyLoss, MSELoss
 from mlpcore.module import Module
 from mlpcore.optim import SGD
-from mlpcore.train import History, StepInfo, TrainingDivergedError, evaluate, fit
+from mlpcore import train
+from mlpcore.train import History, StepInfo, TrainingDivergedError, evaluate, fit, progress
 
 
 @pytest.fixture(scope="module")
@@ -123,17 +127,146 @@ def test_fit_prints_nothing_when_quiet(capfd, monkeypatch, progress):
     assert out == "" and err == ""
 
 
-def test_progress_bar_when_asked_and_not_quiet(capfd, monkeypatch):
-    monkeypatch.delenv("MLPCORE_QUIET", raising=False)
+def screen(stream: str) -> list[str]:
+    """What a terminal shows after ``stream``: '\\r' returns to the line's start and
+    overwrites, '\\n' starts a new line; trailing blanks do not show."""
+    lines, current = [], ""
+    for part in stream.split("\n"):
+        for piece in part.split("\r"):
+            current = piece + current[len(piece):]
+        lines.append(current.rstrip())
+        current = ""
+    return [line for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
+
+def small_fit(model=None, lr=0.1, **kwargs):
     X, y = load_digits()
-    model = mlp(0)
-    kwargs = dict(epochs=2, batch_size=50, rng=np.random.default_rng(0))
-    fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X[:200], y[:200],
-        progress=True, **kwargs)
+    model = model or mlp(0)
+    return fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=lr), X[:200], y[:200],
+               epochs=2, batch_size=50, rng=np.random.default_rng(0), **kwargs)
+
+
+def diverging_fit(**kwargs):
+    """A run whose third training forward is NaN: fit raises TrainingDivergedError."""
+    with pytest.raises(TrainingDivergedError):
+        small_fit(Sequential(Linear(64, 10, rng=np.random.default_rng(0)), BlowUp(3)), **kwargs)
+
+
+def test_progress_bar_when_asked_is_gone_when_fit_returns(capfd, monkeypatch):
+    monkeypatch.delenv("MLPCORE_QUIET", raising=False)
+    small_fit(progress=True)
     out, err = capfd.readouterr()
-    assert out == "" and "\r" in err and "epoch 2/2" in err and err.endswith("\n")
+    assert out == "" and "\r" in err and "epoch 2/2" in err, "the bar was drawn"
+    assert screen(err) == [], f"nothing may be left on stderr: {screen(err)}"
     # not a terminal nor a notebook kernel (pytest captures the streams): auto is quiet
-    fit(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X[:200], y[:200], **kwargs)
+    small_fit()
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_diverged_run_leaves_one_line_saying_so(capfd, monkeypatch):
+    monkeypatch.delenv("MLPCORE_QUIET", raising=False)
+    diverging_fit(progress=True)
+    out, err = capfd.readouterr()
+    assert screen(err) == ["fit: diverged at epoch 1, step 3 (see the TrainingDivergedError)"]
+    assert "History(" not in err
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def on_terminal(monkeypatch) -> FakeTerminal:
+    """stderr is a terminal, no notebook kernel, not quiet: what a person running a
+    chapter as a script sees. (Called in the test itself: pytest puts its own capture
+    back in sys.stderr between a fixture's set-up and the test.)"""
+    monkeypatch.delenv("MLPCORE_QUIET", raising=False)
+    fake = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", fake)
+    monkeypatch.setattr(train, "_in_ipython_kernel", lambda: False)
+    return fake
+
+
+def test_on_a_terminal_fit_draws_its_bar_and_removes_it(monkeypatch):
+    terminal = on_terminal(monkeypatch)
+    small_fit()
+    assert "epoch 2/2" in terminal.getvalue() and screen(terminal.getvalue()) == []
+
+
+def test_a_study_shows_one_bar_left_as_one_line_and_counts_diverged_runs(monkeypatch):
+    terminal = on_terminal(monkeypatch)
+    for lr in progress([0.1, "blow up", 0.05], "learning-rate sweep"):
+        if lr == "blow up":
+            diverging_fit()
+        else:
+            small_fit(lr=lr)
+    shown = terminal.getvalue()
+    assert "learning-rate sweep: 1 of 3 done" in shown
+    assert "epoch" not in shown, "fit draws no bar of its own inside a study"
+    assert screen(shown) == ["learning-rate sweep: 3 of 3 done, 1 diverged"]
+
+
+def test_a_study_interrupted_leaves_nothing(monkeypatch):
+    terminal = on_terminal(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        for _ in progress(range(3), "seeds"):
+            raise KeyboardInterrupt
+    assert screen(terminal.getvalue()) == []
+    assert train._studies_running == []
+
+
+class FakeDisplay:
+    """IPython.display.display with display_id=True: records every state of the output."""
+
+    def __init__(self):
+        self.states = []
+
+    def __call__(self, bundle, raw=False, display_id=None):
+        assert raw and display_id is True
+        self.states.append(bundle["text/plain"])
+        return self
+
+    def update(self, bundle, raw=False):
+        assert raw
+        self.states.append(bundle["text/plain"])
+
+
+@pytest.fixture
+def kernel(monkeypatch, capfd):
+    """A notebook kernel: bars are display outputs updated in place."""
+    import IPython.display
+
+    monkeypatch.delenv("MLPCORE_QUIET", raising=False)
+    fake = FakeDisplay()
+    monkeypatch.setattr(IPython.display, "display", fake)
+    monkeypatch.setattr(train, "_in_ipython_kernel", lambda: True)
+    return fake
+
+
+def test_in_a_notebook_fit_writes_nothing_to_stderr_and_its_bar_ends_empty(kernel, capfd):
+    small_fit()
+    assert capfd.readouterr() == ("", ""), "nothing on stderr per fit()"
+    assert any(state.startswith("epoch 2/2") for state in kernel.states)
+    assert kernel.states[-1] == "", "the bar is gone when fit returns"
+
+
+def test_in_a_notebook_a_study_ends_as_one_line(kernel, capfd):
+    for seed in progress([0, 1], "training over seeds"):
+        small_fit()
+    assert capfd.readouterr() == ("", "")
+    assert kernel.states == ["training over seeds: 0 of 2 done", "training over seeds: 1 of 2 done",
+                             "training over seeds: 2 of 2 done"]
+
+
+def test_quiet_means_no_progress_at_all(monkeypatch, capfd):
+    import IPython.display
+
+    monkeypatch.setenv("MLPCORE_QUIET", "1")
+    monkeypatch.setattr(train, "_in_ipython_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: pytest.fail("displayed"))
+    for _ in progress(range(2), "seeds"):
+        small_fit()
+        diverging_fit()
     assert capfd.readouterr() == ("", "")
 
 

@@ -1,4 +1,4 @@
-"""The first code cell of every chapter: install mlpcore when it is missing (Colab).
+"""The first code cell of every chapter: install what the chapters import, where missing.
 
 The repository is named once, in _config.yml (`repository.url`); the launch buttons
 use it and so does this cell. `install_cell_source()` builds the cell's exact text
@@ -9,12 +9,19 @@ script writes it into notebooks:
     python tools/install_cell.py --check book/*.ipynb   # exit 1 if a notebook's first code cell differs
     python tools/install_cell.py --fix book/*.ipynb     # make the first code cell the install cell
 
-The cell does nothing where mlpcore is importable (the book's own environment, a
-clone with `pip install -e .`). Where it is missing (Colab, a fresh kernel) it runs
-`%pip install "mlpcore @ git+<repository url>"`: `%pip` installs into the kernel's
-own environment, and pip keeps an installed numpy that satisfies mlpcore's
-`numpy>=1.24` instead of reinstalling it. MLPCORE_SOURCE overrides the source (the
-fresh-environment test points it at `file://<checkout>`).
+The cell does nothing where mlpcore and matplotlib are importable (the book's own
+environment, a clone with `pip install -e ".[plot]"`). Where either is missing (Colab
+lacks mlpcore, a fresh kernel both) it runs pip, in the kernel's own Python, on
+`mlpcore[plot] @ git+<repository url>`: the `plot` extra of pyproject.toml brings
+matplotlib, and pip keeps an installed numpy that satisfies mlpcore's `numpy>=1.24`
+instead of reinstalling it. The environment variable MLPCORE_SOURCE replaces the
+source (any pip URL: a fork, a branch, `file:///path/to/clone`); the fresh-environment
+test points it at a snapshot of the checkout.
+
+When pip fails (offline, a wrong MLPCORE_SOURCE) the cell stops the notebook with one
+sentence that says what failed (pip's own last line) and what to do, instead of a pip
+log followed by an ImportError further down: the exception's `_render_traceback_` is
+what IPython shows in place of a traceback.
 """
 from __future__ import annotations
 
@@ -25,13 +32,26 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "_config.yml"
 INSTALL_CELL_TAG = "remove-cell"
+INSTALL_CELL_PREFIX = "# Colab or a fresh kernel: install mlpcore"  # how --fix finds an older one
 
 _TEMPLATE = '''\
-# Colab or a fresh kernel: install mlpcore if it is missing. Elsewhere this does nothing.
-import importlib.util, os
-if importlib.util.find_spec("mlpcore") is None:
+# Colab or a fresh kernel: install mlpcore and matplotlib if they are missing. Elsewhere this does nothing.
+import importlib, importlib.util, os, subprocess, sys
+if importlib.util.find_spec("mlpcore") is None or importlib.util.find_spec("matplotlib") is None:
     source = os.environ.get("MLPCORE_SOURCE", "git+{url}")
-    %pip install --quiet "mlpcore @ {{source}}"'''
+    print(f"Installing mlpcore[plot] from {{source}} ...")
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                          f"mlpcore[plot] @ {{source}}"], capture_output=True, text=True)
+    importlib.invalidate_caches()
+    if pip.returncode != 0 or importlib.util.find_spec("mlpcore") is None:
+        class InstallFailed(Exception):
+            def _render_traceback_(self):  # IPython shows this sentence instead of a traceback
+                return [str(self)]
+        lines = [line.strip() for line in pip.stderr.splitlines() if line.strip()] or ["no message"]
+        reason = next((line for line in lines if line.startswith(("ERROR:", "fatal:"))), lines[-1])[:300]
+        raise InstallFailed(f"Could not install mlpcore from {{source}} (pip said: {{reason}}); connect to "
+                            "the internet, or set MLPCORE_SOURCE to a copy of the repository "
+                            "(e.g. file:///home/you/mlp-course), then run this cell again.")'''
 
 
 def repository_url(config_path: Path = CONFIG) -> str:
@@ -100,12 +120,13 @@ def fix(path: Path, config_path: Path = CONFIG) -> bool:
             INSTALL_CELL_TAG in cell.metadata.get("tags", []):
         return False
     new = install_cell(config_path)
-    if cell is not None and cell.source.startswith(expected.splitlines()[0]):
+    if cell is not None and cell.source.startswith(INSTALL_CELL_PREFIX):
         new.metadata = cell.metadata
         new.metadata.setdefault("tags", [])
         if INSTALL_CELL_TAG not in new.metadata["tags"]:
             new.metadata["tags"].append(INSTALL_CELL_TAG)
         new.id = cell.get("id", new.id)
+        new.execution_count = cell.get("execution_count")  # a re-run changes only the text
         nb.cells[index] = new
     else:
         nb.cells.insert(index if index is not None else len(nb.cells), new)

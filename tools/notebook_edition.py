@@ -15,11 +15,31 @@ book (a Sphinx extension loaded from _config.yml), for every notebook page of _t
 
 Code cells are the book's, with the same stored outputs, cell for cell (so `pytest
 --nbval` over the edition checks the book too, and tests/test_edition.py proves they
-match). Cells the book hides keep their code (they record the numbers the text quotes
-and check its claims, and later cells may need them) but start collapsed: a
-``#@title`` line (Colab shows the title instead of the code) and Jupyter's
-``source_hidden``/``outputs_hidden`` metadata. The install cell stays first and
-visible; reference solutions stay intact, collapsed as the book's toggle hides them.
+match), with three documented differences, all for the learner who opens it:
+
+- The install cell stays first and visible, and ends with ``CLAIMS_WARN``: in this
+  edition a claim guard whose sentence no longer holds (a learner changed a seed or a
+  rate) warns and the notebook carries on. Where MLPCORE_CLAIMS is set (`make
+  execute`, nbval in `make test`) it overrides this, so those runs stay strict.
+- Each exercise cell (tagged ``exercise``) is a stub to write: the region between the
+  solution markers becomes ``raise NotImplementedError("<id>: ...")``, as in the
+  student edition. Its check cell stores what ``check()`` prints for that stub (one
+  "not attempted yet" line, and the notebook runs on), so nbval proves that too.
+- The reference solution is revealed deliberately: a Markdown cell after the check
+  (tagged ``exercise-solution``), a collapsed "Reference solution" block holding the
+  book's exercise cell, markers included. Markdown, so "Run all" never runs it and it
+  never replaces the learner's function; nbval counts code cells only, so a failure at
+  ``Cell N`` is still the book's code cell N.
+
+Cells the book hides keep their code (they record the numbers the text quotes and
+check its claims, and later cells may need them) but start collapsed: a ``#@title``
+line (Colab shows the title instead of the code) and Jupyter's
+``source_hidden``/``outputs_hidden`` metadata.
+
+The same edition is where the other releases start: ``student_notebook`` (tools/
+make_student_edition.py, `make student`) drops the solution cells;
+``nbgrader_source`` folds them back into the exercise cells for nbgrader's
+``generate_assignment``.
 
     python tools/notebook_edition.py   # explains; the edition is built by `make book`
 """
@@ -27,6 +47,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,10 +58,21 @@ try:  # run as a Sphinx extension (tools/ on sys.path) or imported by the tests
 except ImportError:  # pragma: no cover - imported as tools.notebook_edition
     from tools.myst_to_markdown import Citation, Resolver, convert
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # mlpgrader (the solution markers) lives beside mlpcore
+    sys.path.insert(0, str(ROOT))
+
 EDITION_DIR = "edition"  # beside the HTML output: _build/edition
 HIDDEN_TAGS = {"remove-cell", "remove-input"}
 COLLAPSED_TAGS = {"hide-input", "hide-cell"}
 HIDDEN_TITLE = "#@title Hidden in the book: records the numbers the text quotes and checks its claims"
+EXERCISE_TAG = "exercise"
+CHECK_TAG = "exercise-check"
+SOLUTION_TAG = "exercise-solution"
+EDITION_KEY = "mlp_edition"  # notebook metadata: which edition this is
+CLAIMS_WARN = ('\n# In this edition a sentence of the text that no longer holds for your settings\n'
+               '# is reported as a warning and the notebook carries on (the book stays strict).\n'
+               'from mlpcore import claims; claims.set_mode("warn")')
 EDITION_NOTE = ("*The notebook edition of a chapter of [{title}]({book_url}), for Jupyter "
                 "and Colab. [The same chapter in the book]({page_url}) hides the cells "
                 "that check its claims.*")
@@ -108,8 +140,160 @@ def citations(bib_files: list[Path]) -> dict[str, Citation]:
 
 # ---------------------------------------------------------------- the notebook
 
-def edition_notebook(nb, resolver_for_cell) -> nbformat.NotebookNode:
-    """The edition of one notebook; `resolver_for_cell(index)` gives the cell's Resolver."""
+# ---------------------------------------------------------------- exercises
+
+def stub_line(exercise_id: str) -> str:
+    """What replaces a solution region in the learner's and the student's editions."""
+    return f'raise NotImplementedError("{exercise_id}: replace this line with your code")'
+
+
+class EditionError(ValueError):
+    """A chapter the edition cannot be built from (names the notebook, cell and fix)."""
+
+
+def exercise_id(source: str, chapter: str | None, where: str) -> str:
+    """The registered exercise an ``exercise`` cell defines (mlpcore/exercises/chNN.py)."""
+    from mlpcore.exercises import find_by_function
+    from mlpgrader.notebook import defined_functions
+
+    functions = defined_functions(source)
+    for function in functions:
+        matches = find_by_function(function, [chapter] if chapter else None)
+        if len(matches) == 1:
+            return matches[0].id
+    raise EditionError(
+        f"{where} is tagged `{EXERCISE_TAG}` but defines {', '.join(functions) or 'no function'}, "
+        f"not a registered exercise{' of ' + chapter if chapter else ''}: add it to "
+        f"mlpcore/exercises/{chapter or 'chNN'}.py")
+
+
+def stubbed(source: str, exercise: str, where: str) -> str:
+    """``source`` with every solution region replaced by the stub line."""
+    from mlpgrader.notebook import MarkerError, has_solution_markers, strip_solution
+
+    if not has_solution_markers(source):
+        raise EditionError(f"{where} ({exercise}) has no '### BEGIN SOLUTION' / "
+                           f"'### END SOLUTION' markers")
+    try:
+        return strip_solution(source, stub_line(exercise), where)
+    except MarkerError as exc:
+        raise EditionError(str(exc)) from exc
+
+
+def not_attempted_output(exercise: str, stub_source: str):
+    """What ``check()`` prints for the stub: run it, as the learner's kernel will."""
+    import contextlib
+    import io
+
+    import numpy as np
+
+    from mlpcore.exercises import get_exercise, run_exercise
+
+    namespace = {"np": np}
+    exec(compile(stub_source, f"<stub of {exercise}>", "exec"), namespace)
+    function = namespace[get_exercise(exercise).function]
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = run_exercise(get_exercise(exercise), function)
+    if result.status != "not_attempted":
+        raise EditionError(f"the stub of {exercise} is graded {result.status!r}, "
+                           f"not 'not_attempted': {result.summary()}")
+    return nbformat.v4.new_output("stream", name="stdout", text=result.summary() + "\n")
+
+
+def solution_cell(exercise: str, source: str, cell_id: str):
+    """The revealed reference solution: a collapsed block in a Markdown cell."""
+    longest = max((len(run) for run in re.findall(r"`+", source)), default=0)
+    fence = "`" * max(3, longest + 1)
+    text = (f"<details>\n<summary><b>Reference solution</b> of <code>{exercise}</code> "
+            f"(open it after your own attempt)</summary>\n\n"
+            f"{fence}python\n{source}\n{fence}\n\n</details>")
+    cell = nbformat.v4.new_markdown_cell(text, metadata={"tags": [SOLUTION_TAG],
+                                                          "exercise": exercise})
+    cell.id = cell_id  # deterministic, so rebuilding changes nothing
+    return cell
+
+
+def solution_source(cell) -> str:
+    """The book's exercise cell kept in a solution cell (inverse of ``solution_cell``)."""
+    match = re.search(r"^(`{3,})python\n(.*)\n\1$", cell.source, re.MULTILINE | re.DOTALL)
+    if match is None:
+        raise EditionError(f"solution cell of {cell.metadata.get('exercise')} holds no code block")
+    return match.group(2)
+
+
+def learner_exercises(nb, name: str) -> list[str]:
+    """In place: stub every exercise, store its check's "not attempted" line, and put
+    the reference solution in a collapsed Markdown cell after the check. Returns the
+    exercise ids, in order."""
+    from mlpgrader.notebook import chapter_from_name, infer_chapter
+
+    chapter = chapter_from_name(name) or infer_chapter([dict(c) for c in nb.cells], name)
+    done, cells, pending = [], [], None
+    for index, cell in enumerate(nb.cells):
+        tags = set(cell.metadata.get("tags", []))
+        where = f"{name}: cell {index}"
+        if cell.cell_type == "code" and EXERCISE_TAG in tags:
+            if pending is not None:
+                raise EditionError(f"{where}: the exercise before it ({pending[0]}) has no "
+                                   f"`{CHECK_TAG}` cell under it")
+            exercise = exercise_id(cell.source, chapter, where)
+            reference = cell.source
+            cell.source = stubbed(reference, exercise, where)
+            cell.outputs, cell.execution_count = [], None
+            cell.metadata.pop("jupyter", None)  # a stub to write: open, not collapsed
+            cell.metadata.pop("execution", None)
+            pending = (exercise, reference, cell.source, cell.get("id", f"cell{index}"))
+        elif cell.cell_type == "code" and CHECK_TAG in tags:
+            if pending is None:
+                raise EditionError(f"{where} is tagged `{CHECK_TAG}` but follows no exercise cell")
+            exercise, reference, stub, cell_id = pending
+            if f'"{exercise}"' not in cell.source and f"'{exercise}'" not in cell.source:
+                raise EditionError(f"{where} does not check {exercise}, the exercise above it")
+            cell.outputs = [not_attempted_output(exercise, stub)]
+            # kept from the book: nbval refuses stored outputs of a cell without a count
+            cell.execution_count = cell.execution_count or 1
+            cell.metadata.pop("execution", None)
+            cells += [cell, solution_cell(exercise, reference, f"{cell_id}-solution")]
+            done.append(exercise)
+            pending = None
+            continue
+        elif cell.cell_type == "code" and "BEGIN SOLUTION" in cell.source:
+            raise EditionError(f"{where} has solution markers but is not tagged "
+                               f"`{EXERCISE_TAG}`: its solution would be published")
+        cells.append(cell)
+    if pending is not None:
+        raise EditionError(f"{name}: the exercise {pending[0]} has no `{CHECK_TAG}` cell under it")
+    nb.cells = cells
+    return done
+
+
+def nbgrader_source(edition) -> nbformat.NotebookNode:
+    """The edition with each reference solution back in its exercise cell (markers
+    intact) and the solution cells gone: what nbgrader's ``generate_assignment`` takes
+    as its source (``python -m mlpgrader stamp`` gives it nbgrader's metadata)."""
+    nb = copy.deepcopy(edition)
+    solutions = {cell.metadata.get("exercise"): solution_source(cell) for cell in nb.cells
+                 if SOLUTION_TAG in cell.metadata.get("tags", [])}
+    kept = []
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if SOLUTION_TAG in tags:
+            continue
+        if cell.cell_type == "code" and EXERCISE_TAG in tags:
+            for exercise, source in solutions.items():
+                if stub_line(exercise) in cell.source:
+                    cell.source = source
+        kept.append(cell)
+    nb.cells = kept
+    nb.metadata[EDITION_KEY] = "nbgrader-source"
+    return nb
+
+
+# ---------------------------------------------------------------- the notebook
+
+def edition_notebook(nb, resolver_for_cell, name: str = "") -> nbformat.NotebookNode:
+    """The edition of one notebook; `resolver_for_cell(index)` gives the cell's Resolver
+    (the index of the book's cell) and `name` (the file's stem) names the chapter."""
     nb = copy.deepcopy(nb)
     first_code = next((i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"), None)
     for index, cell in enumerate(nb.cells):
@@ -128,6 +312,10 @@ def edition_notebook(nb, resolver_for_cell) -> nbformat.NotebookNode:
                 cell.metadata["jupyter"] = {"source_hidden": True}
     if first_code is not None and first_code != 0:  # the install cell comes first
         nb.cells.insert(0, nb.cells.pop(first_code))
+    if first_code is not None:
+        nb.cells[0].source = nb.cells[0].source + "\n" + CLAIMS_WARN
+    learner_exercises(nb, name)
+    nb.metadata[EDITION_KEY] = "notebook"
     return nb
 
 
@@ -155,13 +343,16 @@ successful build. Change the chapters there (book/*.ipynb), not here.
 
 {listing}
 
-The first cell of each chapter installs `mlpcore` where it is missing (Colab).
+The first cell of each chapter installs `mlpcore` and matplotlib where they are missing
+(Colab, a fresh kernel); set the environment variable `MLPCORE_SOURCE` to install from
+elsewhere (a fork, a branch, a local clone: any address pip accepts). Each exercise is a
+stub for you to write; its reference solution is folded away under its check.
 """
 
 
 def binder_requirements(repository: str) -> str:
-    """What Binder installs: what Colab has and the chapters import, and mlpcore."""
-    return f"numpy\nmatplotlib\nmlpcore @ git+{repository}\n"
+    """What Binder installs: numpy, and mlpcore with its plot extra (matplotlib)."""
+    return f"numpy\nmlpcore[plot] @ git+{repository}\n"
 
 
 # ---------------------------------------------------------------- inside Sphinx
@@ -264,7 +455,7 @@ def build_edition(app, exception) -> None:
                 substitutions=dict(getattr(config, "myst_substitutions", {}) or {}),
                 folder=source.parent, warn=warn)
 
-        result = edition_notebook(nb, resolver_for_cell)
+        result = edition_notebook(nb, resolver_for_cell, source.stem)
         add_edition_note(result, EDITION_NOTE.format(
             title=title, book_url=lookups.base, page_url=lookups.url(docname)))
         for target in (edition / f"{docname}.ipynb", outdir / "_sources" / f"{docname}.ipynb"):
