@@ -320,14 +320,15 @@ def _diverged(where: dict, steps_per_epoch: int, what: str, value: float, last: 
     lr = _first_lr(optimizer)
     lr_text = "" if lr is None else f" (lr={lr:g} in the optimizer's first param group)"
     before = ("no finite loss before it" if last["loss"] is None else
-              f"last finite minibatch loss {last['loss']:.6g} at global step {last['step']}")
+              f"last finite minibatch loss {last['loss']:.3g} at global step {last['step']}")
     message = (
         f"fit: training diverged at epoch {where['epoch']}, step {where['step']} of "
         f"{steps_per_epoch} (global step {where['global_step']}): the {what} is {value} "
         f"({before}). The usual causes are exploding gradients or a learning rate that is "
         f"too large{lr_text}. Fixes: lower the learning rate, clip gradients with "
-        f"fit(..., clip_grad_norm=1.0), use a better initialisation (Xavier for "
-        f"tanh/sigmoid, He for ReLU), or add normalisation (BatchNorm1d). The partial "
+        f"fit(..., clip_grad_norm=1.0), use a better initialisation (Xavier with "
+        f"calculate_gain for tanh, He for ReLU; none rescues a deep sigmoid stack), or add "
+        f"normalisation (BatchNorm1d). The partial "
         f"history is in exc.history.")
     return TrainingDivergedError(message, epoch=where["epoch"], step=where["step"],
                                  global_step=where["global_step"],
