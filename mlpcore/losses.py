@@ -93,7 +93,7 @@ class CrossEntropyLoss(_Loss):
                 f"CrossEntropyLoss: target labels must be in [0, C) = [0, {num_classes}), "
                 f"got min {low} and max {high}. Check C (the last layer's out_features); "
                 f"1-based labels need y - 1.")
-        loss, grad = F.softmax_cross_entropy(logits.astype(np.float64), target)
+        loss, grad = F.softmax_cross_entropy(logits.astype(np.float64, subok=False), target)
         self._cache = grad.astype(logits.dtype, copy=False)
         return float(loss if self.reduction == "mean" else loss * n)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.exercise_notebooks import (ROOT, ch00_exercises, chapter0_notebook, read,
+from fixtures.exercise_notebooks import (ROOT, ch00_exercises, chapter0_notebook, edition_path, read,
                                          sandbox_mode, with_cell, write)
 from mlpgrader import export, grader
 
@@ -251,8 +251,10 @@ def test_csv_names_cannot_run_as_spreadsheet_formulas(tmp_path):
 
 
 def test_student_subcommand_is_the_book_tool(tmp_path):
-    """`mlpgrader student` runs tools/make_student_edition.py: stubs, from any folder."""
-    run = mlpgrader("student", str(chapter0_notebook()), "--out", "edition", cwd=tmp_path)
+    """`mlpgrader student` runs tools/make_student_edition.py on the notebook edition:
+    stubs, from any folder; a book chapter (MyST roles, solutions) is refused."""
+    run = mlpgrader("student", str(edition_path(chapter0_notebook())), "--out", "edition",
+                    cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     edition = read(tmp_path / "edition" / chapter0_notebook().name)
     text = json.dumps(edition)
@@ -261,6 +263,8 @@ def test_student_subcommand_is_the_book_tool(tmp_path):
         assert f"{exercise.id}: replace this line with your code" in text
     missing = mlpgrader("student", str(tmp_path / "nowhere.ipynb"), "--out", "x", cwd=tmp_path)
     assert missing.returncode == 4 and not (tmp_path / "x").exists()
+    book = mlpgrader("student", str(chapter0_notebook()), "--out", "y", cwd=tmp_path)
+    assert book.returncode == 4 and "not the notebook edition" in book.stderr
 
 
 def test_brief_exports_keep_points_and_hints_but_not_expected_values(graded, tmp_path):
