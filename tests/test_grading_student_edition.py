@@ -118,7 +118,7 @@ def test_the_yardstick_exercise_2_4_points_at_reads_with_its_numbers(every_stude
     grid = [text(c) for c in cells[:exercise] if c["cell_type"] == "markdown"
             and "two standard errors of the mean difference" in text(c)]
     assert len(grid) == 1, "the paragraph with the grid's yardstick is gone or duplicated"
-    assert re.search(r"noise band of ±\d+\.\d \(two standard errors of the mean difference\)",
+    assert re.search(r"noise band is ±\d+\.\d, two standard errors of the mean difference",
                      grid[0]), grid[0]
 
 
