@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.exercise_notebooks import (ROOT, chapter0_notebook, load_tool, read, with_cell,
-                                         write, wrong_cell)
+from fixtures.exercise_notebooks import (ROOT, chapter0_notebook, edition_path, load_tool, read,
+                                         with_cell, write, wrong_cell)
 from mlpcore.exercises import chapter_exercises
 from mlpgrader import nbgrader_meta
 from mlpgrader.notebook import CHECK_TAG, EXERCISE_TAG, cell_tags
@@ -178,7 +178,9 @@ def course(tmp_path_factory):
     reference = exercises_only(read(chapter0_notebook()))
     place(reference, course / "source" / "ex00" / "exercises.ipynb")
     second = chapter_exercises("ch00")[1]
-    students = {"ada": reference, "bob": student_edition(reference),
+    # the student edition starts from the notebook edition, where the exercises are stubs
+    stubs = student_edition(exercises_only(read(edition_path(chapter0_notebook()))))
+    students = {"ada": reference, "bob": stubs,
                 "cleo": with_cell(reference, second.function, wrong_cell(second))}
     for name, notebook in students.items():
         place(notebook, course / "submitted" / name / "ex00" / "exercises.ipynb")
