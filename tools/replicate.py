@@ -2,6 +2,7 @@
 
     python tools/replicate.py run --seed 7 [--chapters 01 02] [--jobs 2]
     python tools/replicate.py report [--seeds 1-10] [--chapters 01]
+    python tools/replicate.py page
 
 ``run`` executes each chapter in a fresh kernel with a *replication seed* S and every claim
 in "record" mode (``mlpcore.claims``), without comparing stored outputs, and writes
@@ -418,7 +419,12 @@ def main(argv: list[str]) -> int:
     rep.add_argument("--seeds", default=f"{REPORT_SEEDS[0]}-{REPORT_SEEDS[-1]}")
     rep.add_argument("--chapters", nargs="*", default=None)
     rep.add_argument("--jobs", type=int, default=2)
+    sub.add_parser("page", help="only rewrite the appendix page from book/replication/*.json "
+                                "(after merging chapters' data made elsewhere)")
     args = parser.parse_args(argv)
+    if args.command == "page":
+        print(f"{write_page(chapter_paths(None)).relative_to(ROOT)} written")
+        return 0
     if args.command == "run":
         report = replicate(args.seed, args.chapters, args.jobs)
         print_failures(report)
