@@ -210,87 +210,106 @@ MUTANTS = [
     # ---- ch02.choose_rate
     ("ch02.choose_rate", "chooses_on_test", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(test_acc.mean(axis=1)))
             tied = [r for i, r in enumerate(rates)
                     if (test_acc[best] - test_acc[i]).mean()
-                    <= 2 * np.std(test_acc[best] - test_acc[i], ddof=1) / np.sqrt(test_acc.shape[1])]
+                    <= T[test_acc.shape[1] - 1] * np.std(test_acc[best] - test_acc[i], ddof=1) / np.sqrt(test_acc.shape[1])]
             return rates[best], tied
         """, "test set must not choose"),
     ("ch02.choose_rate", "best_single_run", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.max(axis=1)))
             return rates[best], [rates[best]]
         """, frozenset({"single run", "not the only candidate"})),  # two mistakes at once
     ("ch02.choose_rate", "first_seed_only", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc[:, 0]))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "single run"),
     ("ch02.choose_rate", "ignores_the_spread", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             return rates[best], [rates[best]]
         """, "not the only candidate"),
     ("ch02.choose_rate", "unpaired_means", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             means = val_acc.mean(axis=1)
             var = val_acc.var(axis=1, ddof=1)
             best = int(np.argmax(means))
             se = np.sqrt((var[best] + var) / val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, means[best] - means, se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, means[best] - means, se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "PAIRED"),
     ("ch02.choose_rate", "sd_instead_of_se", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             sd = np.std(d, axis=1, ddof=1)
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), sd) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), sd) if m <= T[val_acc.shape[1] - 1] * s]
         """, "standard error"),
     ("ch02.choose_rate", "leaves_out_the_chosen_rate", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
             return rates[best], [r for i, (r, m, s) in enumerate(zip(rates, d.mean(axis=1), se))
-                                 if i != best and m <= 2 * s]
+                                 if i != best and m <= T[val_acc.shape[1] - 1] * s]
         """, "belongs to the list too"),
     ("ch02.choose_rate", "median_over_seeds", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(np.median(val_acc, axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "MEAN validation accuracy"),
     ("ch02.choose_rate", "validation_and_test_pooled", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1) + test_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "test set must not choose"),
     ("ch02.choose_rate", "ddof0_standard_error", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1) / np.sqrt(val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "ddof=1"),
     ("ch02.choose_rate", "ties_measured_on_test", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = test_acc[best] - test_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(test_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "not the test ones"),
     ("ch02.choose_rate", "returns_the_index", """
+        def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
+            best = int(np.argmax(val_acc.mean(axis=1)))
+            d = val_acc[best] - val_acc
+            se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
+            return best, [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
+        """, "not its index"),
+    ("ch02.choose_rate", "two_standard_errors", """
         def choose_rate(rates, val_acc, test_acc):
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return best, [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
-        """, "not its index"),
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+        """, "not 2"),
 ]
 
 # Correct answers written differently from the reference: they must pass.
@@ -329,7 +348,8 @@ ALTERNATIVES = [
             best = int(np.argmax(means))
             d = val_acc[best] - val_acc                          # all rates at once
             se = d.std(axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return np.float64(rates[best]), np.array(rates)[means[best] - means <= 2 * se]
+            t = [0, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36][val_acc.shape[1] - 1]
+            return np.float64(rates[best]), np.array(rates)[means[best] - means <= t * se]
         """),
 ]
 

@@ -437,7 +437,7 @@ ONE_SEED = ("a single run (one seed, or the best single entry) is mostly noise: 
 MEDIAN = ("this chapter's procedure takes the MEAN validation accuracy over the seeds (the "
           "yardstick is a standard error of a mean); a median ignores how bad a bad seed was")
 NO_SPREAD = ("the rate with the highest mean is not the only candidate: a rate whose paired "
-             "difference from it is within two standard errors cannot be told apart from it")
+             "difference from it is within the noise band cannot be told apart from it")
 UNPAIRED = ("the seeds are PAIRED (seed s trains every rate with the same initialisation and "
             "batches): take the per-seed differences d_s and their standard error "
             "std(d, ddof=1) / sqrt(S); comparing the two means with their own spreads lets "
@@ -448,18 +448,27 @@ DDOF0 = ("the standard error uses the sample standard deviation, std(d, ddof=1):
          "handful of seeds ddof=0 understates the noise")
 TIED_ON_TEST = ("the tied list is a decision too: measure the differences on the validation "
                 "accuracies, not the test ones")
+TWO_NOT_T = ("with a handful of seeds the band is t standard errors, not 2: t is the 97.5 % "
+             "quantile of Student's t for S - 1 degrees of freedom (the table in the "
+             "exercise), 2.78 for five seeds")
 SELF = "the chosen rate belongs to the list too (it cannot be told apart from itself)"
 INDEX = "return the rate itself (an entry of rates), not its index"
 
 
+#: The 97.5 % quantile of Student's t by degrees of freedom, as the exercise states it.
+T_975 = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
+
+
 def _tied(rates: list, acc: np.ndarray, best: int, paired: bool = True, se: bool = True,
-          ddof: int = 1) -> list:
-    """The sorted rates within 2 noise units of rates[best] for accuracies acc."""
+          ddof: int = 1, t: bool = True) -> list:
+    """The sorted rates within t noise units of rates[best] for accuracies acc (t the
+    97.5 % quantile of Student's t for n - 1 degrees of freedom; 2 if not ``t``)."""
     n = acc.shape[1]
+    factor = T_975[n - 1] if t else 2.0
     d = acc[best] - acc                                    # one row per rate
     spread = (d.std(axis=1, ddof=ddof) if paired else
               np.sqrt(acc[best].var(ddof=ddof) + acc.var(axis=1, ddof=ddof)))
-    within = d.mean(axis=1) <= 2 * spread / (np.sqrt(n) if se else 1.0)
+    within = d.mean(axis=1) <= factor * spread / (np.sqrt(n) if se else 1.0)
     return sorted(rate for rate, inside in zip(rates, within) if inside)
 
 
@@ -484,6 +493,7 @@ def _wrong_choices(rates: list, val: np.ndarray, test: np.ndarray) -> dict:
         UNPAIRED: [(rates[best], _tied(rates, val, best, paired=False))],
         SD_NOT_SE: [(rates[best], _tied(rates, val, best, se=False))],
         DDOF0: [(rates[best], _tied(rates, val, best, ddof=0))],
+        TWO_NOT_T: [(rates[best], _tied(rates, val, best, t=False))],
         TIED_ON_TEST: [(rates[best], _tied(rates, test, best))],
         SELF: [(rates[best], [r for r in _tied(rates, val, best) if r != rates[best]])],
     }
@@ -555,7 +565,7 @@ def _sweep_where(rng: np.random.Generator, condition: Callable, tries: int = 300
 
 
 def _clear(rates, val, test) -> bool:
-    """No rate sits exactly on the 2-SE line (rounding could then decide), and no two
+    """No rate sits exactly on the t-SE line (rounding could then decide), and no two
     rates share the best mean."""
     means = val.mean(axis=1)
     best = int(np.argmax(means))
@@ -563,7 +573,8 @@ def _clear(rates, val, test) -> bool:
         return False
     for i in range(len(rates)):
         d = val[best] - val[i]
-        if i != best and abs(d.mean() - 2 * np.std(d, ddof=1) / np.sqrt(val.shape[1])) < 0.02:
+        line = T_975[val.shape[1] - 1] * np.std(d, ddof=1) / np.sqrt(val.shape[1])
+        if i != best and abs(d.mean() - line) < 0.02:
             return False
     return True
 
@@ -606,7 +617,7 @@ def _tied_lists(rates, val, test) -> dict:
     best = rates.index(_choice(rates, val)[0])
     right = _tied(rates, val, best)
     return {"right": right, "ddof0": _tied(rates, val, best, ddof=0),
-            "sd": _tied(rates, val, best, se=False),
+            "sd": _tied(rates, val, best, se=False), "two": _tied(rates, val, best, t=False),
             "unpaired": _tied(rates, val, best, paired=False), "test": _tied(rates, test, best),
             "alone": [rates[best]], "without": [r for r in right if r != rates[best]]}
 
@@ -623,6 +634,7 @@ def _own_lists(*names: str) -> Callable:
 
 
 _noise_yardsticks_disagree = _own_lists("ddof0")            # about 3 % of sweeps
+_two_is_not_t = _own_lists("two")
 _pairing_matters = _own_lists("sd", "unpaired", "test")     # about 20 % with seed sd 5
 
 
@@ -640,6 +652,8 @@ def _rate_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case.of("a large seed effect (pairing and the standard error matter)",
                 _sweep_where(rng, _pairing_matters, seed_sd=5.0), judge),
         Case.of("a sweep with no condition", _sweep_where(rng, lambda *sweep: True), judge),
+        Case.of("a rate between two and t standard errors (the t quantile matters)",
+                _sweep_where(rng, _two_is_not_t), judge),
     )
 
 
@@ -662,5 +676,5 @@ HINTS = {
                         NS_BIAS),
     MC_DECISION.id: (MD_VOTE, MD_UNPAIRED, MD_SD, MD_DDOF0, MD_PER_MASK),
     CHOOSE_RATE.id: (ON_TEST, ONE_SEED, MEDIAN, NO_SPREAD, UNPAIRED, SD_NOT_SE, DDOF0,
-                     TIED_ON_TEST, SELF, INDEX),
+                     TWO_NOT_T, TIED_ON_TEST, SELF, INDEX),
 }
