@@ -647,7 +647,7 @@ def _rate_cases(rng: np.random.Generator) -> tuple[Case, ...]:
                 _sweep_where(rng, _median_prefers_another, diverged=True), judge),
         Case.of("the best single run is at another rate",
                 _sweep_where(rng, _single_run_misleads), judge),
-        Case.of("a rate close to the two-standard-error line (ddof matters)",
+        Case.of("a rate close to the edge of the band (ddof matters)",
                 _sweep_where(rng, _noise_yardsticks_disagree), judge),
         Case.of("a large seed effect (pairing and the standard error matter)",
                 _sweep_where(rng, _pairing_matters, seed_sd=5.0), judge),
