@@ -40,7 +40,10 @@ unit-and-notebooks: $(STAMP)
 notebooks: $(STAMP)
 	$(NBVAL)
 
-NBVAL = $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg _build/edition/book
+# One worker per core, each taking whole notebooks (--dist loadscope keeps a notebook's cells
+# in order in one kernel).
+NBVAL = $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+        -n auto --dist loadscope _build/edition/book
 
 # Re-execute every chapter in place (after changing code or text that affects outputs).
 execute: $(STAMP)

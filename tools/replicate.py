@@ -54,6 +54,11 @@ MARKER = "REPLICATION-RESULT "
 
 _SETUP = '''\
 # make replicate: every integer seed n of np.random.default_rng becomes [{seed}, n]
+# One BLAS thread, as the chapters' own first cell asks; it must come before NumPy is
+# imported (below), or two chapters run side by side oversubscribe the cores.
+import os as _os
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    _os.environ.setdefault(_variable, "1")
 import json as _json
 import numpy as _np
 from mlpcore import claims as _claims
