@@ -47,395 +47,300 @@ def reference_functions():
 
 # (exercise, mutant name, source, a fragment the hint must contain)
 MUTANTS = [
-    # ---- ch02.standard_dropout
-    ("ch02.standard_dropout", "inverted_scaling", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x, None
-            mask = rng.random(x.shape) < keep_prob
-            return x * mask / keep_prob, mask
-        """, "inverted dropout"),
-    ("ch02.standard_dropout", "no_test_time_scaling", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x, None
-            mask = rng.random(x.shape) < keep_prob
-            return x * mask, mask
-        """, "multiplied by keep_prob"),
-    ("ch02.standard_dropout", "keep_prob_read_as_drop", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x * (1 - keep_prob), None
-            mask = rng.random(x.shape) >= keep_prob
-            return x * mask, mask
-        """, "probability of KEEPING"),
-    ("ch02.standard_dropout", "global_random_state", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x * keep_prob, None
-            mask = np.random.default_rng(0).random(x.shape) < keep_prob
-            return x * mask, mask
-        """, "from the generator `rng`"),
-    ("ch02.standard_dropout", "scales_in_training_too", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x * keep_prob, None
-            mask = rng.random(x.shape) < keep_prob
-            return x * mask * keep_prob, mask
-        """, "bare mask"),
-    ("ch02.standard_dropout", "multiplies_by_the_dropped_units", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x * keep_prob, None
-            mask = rng.random(x.shape) < keep_prob
-            return x * (1 - mask), mask
+    # ---- ch02.keep_dropout_backward
+    ("ch02.keep_dropout_backward", "inverted_scaling", """
+        def keep_dropout_backward(x, w1, b1, w2, keep_mask, keep_prob, grad_logits):
+            pre = x @ w1 + b1
+            h = np.maximum(pre, 0) * keep_mask / keep_prob
+            g = (grad_logits @ w2.T) * keep_mask / keep_prob * (pre > 0)
+            return x.T @ g, g.sum(axis=0), h.T @ grad_logits
+        """, "no division by keep_prob"),
+    ("ch02.keep_dropout_backward", "test_time_factor", """
+        def keep_dropout_backward(x, w1, b1, w2, keep_mask, keep_prob, grad_logits):
+            pre = x @ w1 + b1
+            h = np.maximum(pre, 0) * keep_mask * keep_prob
+            g = (grad_logits @ w2.T) * keep_mask * keep_prob * (pre > 0)
+            return x.T @ g, g.sum(axis=0), h.T @ grad_logits
+        """, "TEST-time rule"),
+    ("ch02.keep_dropout_backward", "w2_from_undropped_h", """
+        def keep_dropout_backward(x, w1, b1, w2, keep_mask, keep_prob, grad_logits):
+            pre = x @ w1 + b1
+            h = np.maximum(pre, 0)
+            g = (grad_logits @ w2.T) * keep_mask * (pre > 0)
+            return x.T @ g, g.sum(axis=0), h.T @ grad_logits
+        """, "saw the DROPPED activations"),
+    ("ch02.keep_dropout_backward", "gradient_not_masked", """
+        def keep_dropout_backward(x, w1, b1, w2, keep_mask, keep_prob, grad_logits):
+            pre = x @ w1 + b1
+            h = np.maximum(pre, 0) * keep_mask
+            g = (grad_logits @ w2.T) * (pre > 0)
+            return x.T @ g, g.sum(axis=0), h.T @ grad_logits
+        """, "gets no gradient"),
+    ("ch02.keep_dropout_backward", "mask_read_as_dropped", """
+        def keep_dropout_backward(x, w1, b1, w2, keep_mask, keep_prob, grad_logits):
+            dropped = keep_mask.astype(float)
+            pre = x @ w1 + b1
+            h = np.maximum(pre, 0) * (1 - dropped)
+            g = (grad_logits @ w2.T) * (1 - dropped) * (pre > 0)
+            return x.T @ g, g.sum(axis=0), h.T @ grad_logits
         """, "marks the KEPT units"),
-    ("ch02.standard_dropout", "eval_applies_a_mask", """
-        def standard_dropout(x, keep_prob, training, rng):
-            mask = rng.random(x.shape) < keep_prob
-            return x * mask, mask
-        """, "nothing is random: no mask"),
-    ("ch02.standard_dropout", "one_mask_row_for_the_batch", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x * keep_prob, None
-            mask = rng.random(x.shape[-1]) < keep_prob
-            return x * mask, np.broadcast_to(mask, x.shape)
-        """, "its own coin"),
-    ("ch02.standard_dropout", "the_papers_one_half", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x * 0.5, None
-            mask = rng.random(x.shape) < 0.5
-            return x * mask, mask
-        """, "not the paper's 0.5"),
-    ("ch02.standard_dropout", "legacy_global_np_random", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x * keep_prob, None
-            mask = np.random.rand(*x.shape) < keep_prob
-            return x * mask, mask
-        """, "from the generator `rng`"),
-    ("ch02.standard_dropout", "divides_at_test_time", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x / keep_prob, None
-            mask = rng.random(x.shape) < keep_prob
-            return x * mask, mask
-        """, "MULTIPLY by keep_prob"),
-    # ---- ch02.standard_to_inverted
-    ("ch02.standard_to_inverted", "p_is_keep", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            return keep_prob, keep_prob * weight, bias.copy()
-        """, "DROP probability"),
-    ("ch02.standard_to_inverted", "weights_unchanged", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            return 1 - keep_prob, weight.copy(), bias.copy()
-        """, "move into the next layer's weights"),
-    ("ch02.standard_to_inverted", "wrong_direction", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            return 1 - keep_prob, weight / keep_prob, bias.copy()
-        """, "wrong direction"),
-    ("ch02.standard_to_inverted", "bias_scaled", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            return 1 - keep_prob, keep_prob * weight, keep_prob * bias
-        """, "never dropped"),
-    ("ch02.standard_to_inverted", "bias_divided", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            return 1 - keep_prob, keep_prob * weight, bias / keep_prob
-        """, "never dropped"),
-    ("ch02.standard_to_inverted", "weights_times_drop_probability", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            return 1 - keep_prob, (1 - keep_prob) * weight, bias.copy()
-        """, "probability of KEEPING"),
-    ("ch02.standard_to_inverted", "scaled_twice", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            return 1 - keep_prob, keep_prob * (keep_prob * weight), bias.copy()
-        """, "once"),
-    ("ch02.standard_to_inverted", "divides_by_drop_probability", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            p = 1 - keep_prob
-            return p, weight / (1 - keep_prob), bias.copy()
-        """, "not 1 / (1 - keep_prob)"),
-    ("ch02.standard_to_inverted", "rounded_p", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            return round(1 - keep_prob, 2), keep_prob * weight, bias.copy()
-        """, "do not round"),
-    ("ch02.standard_to_inverted", "bias_times_drop_probability", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            return 1 - keep_prob, keep_prob * weight, (1 - keep_prob) * bias
-        """, "never dropped"),
-    ("ch02.standard_to_inverted", "scales_in_place", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            weight *= keep_prob
-            return 1 - keep_prob, weight, bias
-        """, "`weight *= ...`"),
-    # ---- ch02.mc_dropout_predict
-    ("ch02.mc_dropout_predict", "no_inverted_scaling", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            probs = []
-            for _ in range(n_samples):
-                z = (h * (rng.random(h.shape) >= p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "1 / (1 - p)"),
-    ("ch02.mc_dropout_predict", "dropout_off", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            z = np.maximum(x @ w1 + b1, 0) @ w2 + b2
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            probs = np.stack([e / e.sum(axis=1, keepdims=True)] * n_samples)
-            return probs.mean(axis=0), probs.std(axis=0)
-        """, "dropout ON"),
-    ("ch02.mc_dropout_predict", "p_read_as_keep", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            probs = []
-            for _ in range(n_samples):
-                z = (h * (rng.random(h.shape) < p) / (1 - p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "DROP probability"),
-    ("ch02.mc_dropout_predict", "averages_logits", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            logits = np.stack([(h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
-                               for _ in range(n_samples)])
-            e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-            probs = e / e.sum(axis=-1, keepdims=True)
-            z = logits.mean(axis=0)
-            m = np.exp(z - z.max(axis=1, keepdims=True))
-            return m / m.sum(axis=1, keepdims=True), probs.std(axis=0)
-        """, "not the logits"),
-    ("ch02.mc_dropout_predict", "sample_std", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            probs = []
-            for _ in range(n_samples):
-                z = (h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0, ddof=1)
-        """, "ddof=0"),
-    ("ch02.mc_dropout_predict", "one_mask_for_the_batch", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            probs = []
-            for _ in range(n_samples):
-                z = (h * (rng.random(h.shape[1]) >= p) / (1 - p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "each example gets its own mask"),
-    ("ch02.mc_dropout_predict", "softmax_overflows", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            probs = []
-            for _ in range(n_samples):
-                e = np.exp((h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2)
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "maximum logit"),
-    ("ch02.mc_dropout_predict", "softmax_over_examples", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            probs = []
-            for _ in range(n_samples):
-                z = (h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=0, keepdims=True))
-                probs.append(e / e.sum(axis=0, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "CLASSES of each example"),
-    ("ch02.mc_dropout_predict", "mask_drawn_once", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            keep = rng.random(h.shape) >= p
-            probs = []
-            for _ in range(n_samples):
-                z = (h * keep / (1 - p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "NEW mask for every sample"),
-    ("ch02.mc_dropout_predict", "variance_not_std", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            probs = []
-            for _ in range(n_samples):
-                z = (h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.var(probs, axis=0)
+    ("ch02.keep_dropout_backward", "no_relu_derivative", """
+        def keep_dropout_backward(x, w1, b1, w2, keep_mask, keep_prob, grad_logits):
+            h = np.maximum(x @ w1 + b1, 0) * keep_mask
+            g = (grad_logits @ w2.T) * keep_mask
+            return x.T @ g, g.sum(axis=0), h.T @ grad_logits
+        """, "only where its input"),
+    ("ch02.keep_dropout_backward", "bias_averaged", """
+        def keep_dropout_backward(x, w1, b1, w2, keep_mask, keep_prob, grad_logits):
+            pre = x @ w1 + b1
+            h = np.maximum(pre, 0) * keep_mask
+            g = (grad_logits @ w2.T) * keep_mask * (pre > 0)
+            return x.T @ g, g.mean(axis=0), h.T @ grad_logits
+        """, "sum the bias gradient"),
+    ("ch02.keep_dropout_backward", "divided_by_n_again", """
+        def keep_dropout_backward(x, w1, b1, w2, keep_mask, keep_prob, grad_logits):
+            n = len(x)
+            pre = x @ w1 + b1
+            h = np.maximum(pre, 0) * keep_mask
+            g = (grad_logits @ w2.T) * keep_mask * (pre > 0)
+            return x.T @ g / n, g.sum(axis=0) / n, h.T @ grad_logits / n
+        """, "do not divide by N again"),
+    # ---- ch02.logit_noise_sd
+    ("ch02.logit_noise_sd", "variance", """
+        def logit_noise_sd(h, w, b, p):
+            return p / (1 - p) * (h ** 2) @ (w ** 2)
         """, "square root"),
-    ("ch02.mc_dropout_predict", "dropout_on_the_input", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            probs = []
-            for _ in range(n_samples):
-                xd = x * (rng.random(x.shape) >= p) / (1 - p)
-                z = np.maximum(xd @ w1 + b1, 0) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "not on the input x"),
-    ("ch02.mc_dropout_predict", "bias_rescaled_too", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            probs = []
-            for _ in range(n_samples):
-                z = ((h * (rng.random(h.shape) >= p)) @ w2 + b2) / (1 - p)
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "the bias b2 is added"),
-    ("ch02.mc_dropout_predict", "no_relu", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = x @ w1 + b1
-            probs = []
-            for _ in range(n_samples):
-                z = (h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "has a ReLU"),
-    ("ch02.mc_dropout_predict", "spread_of_the_logits", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            logits, probs = [], []
-            for _ in range(n_samples):
-                z = (h * (rng.random(h.shape) >= p) / (1 - p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                logits.append(z)
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(logits, axis=0)
-        """, "not of the logits"),
-    ("ch02.mc_dropout_predict", "masks_from_a_new_generator", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            mine = np.random.default_rng()
-            probs = []
-            for _ in range(n_samples):
-                z = (h * (mine.random(h.shape) >= p) / (1 - p)) @ w2 + b2
-                e = np.exp(z - z.max(axis=1, keepdims=True))
-                probs.append(e / e.sum(axis=1, keepdims=True))
-            return np.mean(probs, axis=0), np.std(probs, axis=0)
-        """, "from the generator `rng`"),
+    ("ch02.logit_noise_sd", "keep_over_drop", """
+        def logit_noise_sd(h, w, b, p):
+            return np.sqrt((1 - p) / p * (h ** 2) @ (w ** 2))
+        """, "p is the DROP probability"),
+    ("ch02.logit_noise_sd", "unscaled_mask_variance", """
+        def logit_noise_sd(h, w, b, p):
+            return np.sqrt(p * (1 - p) * (h ** 2) @ (w ** 2))
+        """, "divides the kept units"),
+    ("ch02.logit_noise_sd", "standard_deviations_added", """
+        def logit_noise_sd(h, w, b, p):
+            unit_sd = h * np.sqrt(p / (1 - p))            # each unit's spread
+            return unit_sd @ np.abs(w)
+        """, "standard deviations do not add"),
+    ("ch02.logit_noise_sd", "one_coin_for_the_layer", """
+        def logit_noise_sd(h, w, b, p):
+            return np.sqrt(p / (1 - p)) * np.abs(h @ w)
+        """, "a coin of its own"),
+    ("ch02.logit_noise_sd", "bias_counted", """
+        def logit_noise_sd(h, w, b, p):
+            return np.sqrt(p / (1 - p) * (h ** 2) @ (w ** 2) + b ** 2)
+        """, "adds no spread"),
+    ("ch02.logit_noise_sd", "monte_carlo_estimate", """
+        def logit_noise_sd(h, w, b, p):
+            rng = np.random.default_rng(0)
+            keep = rng.random((2000, *h.shape)) >= p
+            return ((h * keep / (1 - p)) @ w + b).std(axis=0)
+        """, None),
+    # ---- ch02.mc_decision
+    ("ch02.mc_decision", "majority_vote", """
+        def mc_decision(probs):
+            k, n, c = probs.shape
+            votes = probs.argmax(axis=2)
+            pred = np.array([np.bincount(votes[:, i], minlength=c).argmax() for i in range(n)])
+            mean = probs.mean(axis=0)
+            second = np.argsort(mean, axis=1)[:, -2]
+            rows = np.arange(n)
+            d = probs[:, rows, pred] - probs[:, rows, second]
+            return pred, d.mean(axis=0) > 2 * d.std(axis=0, ddof=1) / np.sqrt(k)
+        """, "AVERAGED probability"),
+    ("ch02.mc_decision", "unpaired", """
+        def mc_decision(probs):
+            k = probs.shape[0]
+            mean = probs.mean(axis=0)
+            order = np.argsort(mean, axis=1)
+            top, second = order[:, -1], order[:, -2]
+            rows = np.arange(probs.shape[1])
+            a, b = probs[:, rows, top], probs[:, rows, second]
+            se = np.sqrt(a.var(axis=0, ddof=1) + b.var(axis=0, ddof=1)) / np.sqrt(k)
+            return top, a.mean(axis=0) - b.mean(axis=0) > 2 * se
+        """, "SAME masks"),
+    ("ch02.mc_decision", "sd_not_se", """
+        def mc_decision(probs):
+            mean = probs.mean(axis=0)
+            order = np.argsort(mean, axis=1)
+            rows = np.arange(probs.shape[1])
+            d = probs[:, rows, order[:, -1]] - probs[:, rows, order[:, -2]]
+            return order[:, -1], d.mean(axis=0) > 2 * d.std(axis=0, ddof=1)
+        """, "standard error, std(d, ddof=1) / sqrt(K)"),
+    ("ch02.mc_decision", "ddof_zero", """
+        def mc_decision(probs):
+            k = probs.shape[0]
+            mean = probs.mean(axis=0)
+            order = np.argsort(mean, axis=1)
+            rows = np.arange(probs.shape[1])
+            d = probs[:, rows, order[:, -1]] - probs[:, rows, order[:, -2]]
+            return order[:, -1], d.mean(axis=0) > 2 * d.std(axis=0) / np.sqrt(k)
+        """, "ddof=0 understates"),
+    ("ch02.mc_decision", "each_mask_its_own_runner_up", """
+        def mc_decision(probs):
+            k = probs.shape[0]
+            pred = probs.mean(axis=0).argmax(axis=1)
+            rows = np.arange(probs.shape[1])
+            top = probs[:, rows, pred]
+            others = probs.copy()
+            others[:, rows, pred] = -1.0
+            d = top - others.max(axis=2)
+            return pred, d.mean(axis=0) > 2 * d.std(axis=0, ddof=1) / np.sqrt(k)
+        """, "SAME two classes"),
+    ("ch02.mc_decision", "z_of_1_96", """
+        def mc_decision(probs):
+            k = probs.shape[0]
+            mean = probs.mean(axis=0)
+            order = np.argsort(mean, axis=1)
+            rows = np.arange(probs.shape[1])
+            d = probs[:, rows, order[:, -1]] - probs[:, rows, order[:, -2]]
+            return order[:, -1], d.mean(axis=0) > 1.96 * d.std(axis=0, ddof=1) / np.sqrt(k)
+        """, None),
+    ("ch02.mc_decision", "top_class_spread_only", """
+        def mc_decision(probs):
+            k = probs.shape[0]
+            mean = probs.mean(axis=0)
+            order = np.argsort(mean, axis=1)
+            rows = np.arange(probs.shape[1])
+            a, b = probs[:, rows, order[:, -1]], probs[:, rows, order[:, -2]]
+            se = a.std(axis=0, ddof=1) / np.sqrt(k)
+            return order[:, -1], a.mean(axis=0) - b.mean(axis=0) > 2 * se
+        """, None),
     # ---- ch02.choose_rate
     ("ch02.choose_rate", "chooses_on_test", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(test_acc.mean(axis=1)))
             tied = [r for i, r in enumerate(rates)
                     if (test_acc[best] - test_acc[i]).mean()
-                    <= 2 * np.std(test_acc[best] - test_acc[i], ddof=1) / np.sqrt(test_acc.shape[1])]
+                    <= T[test_acc.shape[1] - 1] * np.std(test_acc[best] - test_acc[i], ddof=1) / np.sqrt(test_acc.shape[1])]
             return rates[best], tied
         """, "test set must not choose"),
     ("ch02.choose_rate", "best_single_run", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.max(axis=1)))
             return rates[best], [rates[best]]
         """, frozenset({"single run", "not the only candidate"})),  # two mistakes at once
     ("ch02.choose_rate", "first_seed_only", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc[:, 0]))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "single run"),
     ("ch02.choose_rate", "ignores_the_spread", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             return rates[best], [rates[best]]
         """, "not the only candidate"),
     ("ch02.choose_rate", "unpaired_means", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             means = val_acc.mean(axis=1)
             var = val_acc.var(axis=1, ddof=1)
             best = int(np.argmax(means))
             se = np.sqrt((var[best] + var) / val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, means[best] - means, se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, means[best] - means, se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "PAIRED"),
     ("ch02.choose_rate", "sd_instead_of_se", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             sd = np.std(d, axis=1, ddof=1)
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), sd) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), sd) if m <= T[val_acc.shape[1] - 1] * s]
         """, "standard error"),
     ("ch02.choose_rate", "leaves_out_the_chosen_rate", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
             return rates[best], [r for i, (r, m, s) in enumerate(zip(rates, d.mean(axis=1), se))
-                                 if i != best and m <= 2 * s]
+                                 if i != best and m <= T[val_acc.shape[1] - 1] * s]
         """, "belongs to the list too"),
     ("ch02.choose_rate", "median_over_seeds", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(np.median(val_acc, axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "MEAN validation accuracy"),
     ("ch02.choose_rate", "validation_and_test_pooled", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1) + test_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "test set must not choose"),
     ("ch02.choose_rate", "ddof0_standard_error", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1) / np.sqrt(val_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "ddof=1"),
     ("ch02.choose_rate", "ties_measured_on_test", """
         def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = test_acc[best] - test_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(test_acc.shape[1])
-            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "not the test ones"),
     ("ch02.choose_rate", "returns_the_index", """
+        def choose_rate(rates, val_acc, test_acc):
+            T = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
+            best = int(np.argmax(val_acc.mean(axis=1)))
+            d = val_acc[best] - val_acc
+            se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
+            return best, [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
+        """, "not its index"),
+    ("ch02.choose_rate", "two_standard_errors", """
         def choose_rate(rates, val_acc, test_acc):
             best = int(np.argmax(val_acc.mean(axis=1)))
             d = val_acc[best] - val_acc
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return best, [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
-        """, "not its index"),
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2 * s]
+        """, "not 2"),
 ]
 
 # Correct answers written differently from the reference: they must pass.
 ALTERNATIVES = [
-    ("ch02.standard_dropout", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return x * keep_prob, None
-            mask = (1 - rng.uniform(size=x.shape) > 1 - keep_prob).astype(x.dtype)
-            return x * mask, mask
+    ("ch02.keep_dropout_backward", """
+        def keep_dropout_backward(x, w1, b1, w2, keep_mask, keep_prob, grad_logits):
+            m = keep_mask.astype(x.dtype)
+            a = x @ w1 + b1
+            grad_w2 = np.einsum("nh,nc->hc", np.where(a > 0, a, 0.0) * m, grad_logits)
+            grad_a = np.where(a > 0, grad_logits @ w2.T, 0.0) * m
+            return np.einsum("nd,nh->dh", x, grad_a), np.sum(grad_a, axis=0), grad_w2
         """),
-    ("ch02.standard_to_inverted", """
-        def standard_to_inverted(weight, bias, keep_prob):
-            p = 1 - keep_prob
-            return float(p), weight * (1 - p), np.array(bias)
+    ("ch02.logit_noise_sd", """
+        def logit_noise_sd(h, w, b, p):
+            var = np.zeros((h.shape[0], w.shape[1]))
+            for j in range(h.shape[1]):                   # one unit at a time
+                var += np.outer(h[:, j] ** 2, w[j] ** 2) * p / (1 - p)
+            return np.sqrt(var)
         """),
-    ("ch02.standard_dropout", """
-        def standard_dropout(x, keep_prob, training, rng):
-            if not training:
-                return keep_prob * x, None
-            mask = rng.binomial(1, keep_prob, size=x.shape)
-            return x * mask, mask
-        """),
-    ("ch02.mc_dropout_predict", """
-        def mc_dropout_predict(x, w1, b1, w2, b2, p, n_samples, rng):
-            h = np.maximum(x @ w1 + b1, 0)
-            keep = rng.random((n_samples, *h.shape)) < 1 - p      # all masks at once
-            z = (h * keep / (1 - p)) @ w2 + b2
-            e = np.exp(z - z.max(axis=-1, keepdims=True))
-            probs = e / e.sum(axis=-1, keepdims=True)
-            return probs.mean(axis=0), probs.std(axis=0)
+    ("ch02.mc_decision", """
+        def mc_decision(probs):
+            k = len(probs)
+            mean = probs.mean(axis=0)
+            predicted, resolved = [], []
+            for i in range(mean.shape[0]):
+                best, second = np.argsort(-mean[i])[:2]
+                d = probs[:, i, best] - probs[:, i, second]
+                t = d.mean() / (np.std(d, ddof=1) / np.sqrt(k)) if np.std(d) > 0 else np.inf
+                predicted.append(int(best))
+                resolved.append(bool(t > 2))
+            return np.array(predicted), resolved
         """),
     ("ch02.choose_rate", """
         def choose_rate(rates, val_acc, test_acc):
@@ -443,7 +348,8 @@ ALTERNATIVES = [
             best = int(np.argmax(means))
             d = val_acc[best] - val_acc                          # all rates at once
             se = d.std(axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
-            return np.float64(rates[best]), np.array(rates)[means[best] - means <= 2 * se]
+            t = [0, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36][val_acc.shape[1] - 1]
+            return np.float64(rates[best]), np.array(rates)[means[best] - means <= t * se]
         """),
 ]
 
@@ -506,13 +412,24 @@ def test_cases_are_deterministic(seed):
                     assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
-def test_each_case_hands_the_learner_a_generator_of_its_own():
-    """The generator in a case's inputs is drawn from the seed too: another seed, other masks."""
-    for exercise_id in ("ch02.standard_dropout", "ch02.mc_dropout_predict"):
-        exercise = get_exercise(exercise_id)
-        states = {str(case.make_inputs()[-1].bit_generator.state)
-                  for seed in (0, 1) for case in exercise.cases_for(seed)}
-        assert len(states) == 2 * len(exercise.cases)
+def test_cases_change_with_the_seed():
+    """Another seed, other numbers: an answer table for the public cases earns nothing."""
+    for exercise in chapter_exercises("ch02"):
+        for public, held_out in zip(exercise.cases_for(PUBLIC_CASES_SEED), exercise.cases_for(1)):
+            first, second = public.make_inputs(), held_out.make_inputs()
+            assert any(np.shape(a) != np.shape(b) or not np.array_equal(a, b)
+                       for a, b in zip(first, second)), (exercise.id, public.name)
+
+
+def test_mc_decision_cases_sit_where_the_yardsticks_disagree():
+    """The constructed margins land between the lines they are built for: in the first
+    case the right rule and ddof=0 disagree on some example, and so do right and 1.96."""
+    exercise = get_exercise("ch02.mc_decision")
+    for seed in (PUBLIC_CASES_SEED,) + HELD_OUT_SEEDS:
+        (probs,) = exercise.cases_for(seed)[0].make_inputs()
+        right = ch02._decision(probs)[1]
+        assert not np.array_equal(right, ch02._decision(probs, yardstick="ddof0")[1])
+        assert not np.array_equal(right, ch02._decision(probs, yardstick="unpaired")[1])
 
 
 def test_student_edition_scores_zero(tmp_path, capsys):

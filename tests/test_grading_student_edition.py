@@ -116,9 +116,9 @@ def test_the_yardstick_exercise_2_4_points_at_reads_with_its_numbers(every_stude
     exercise = next(i for i, c in enumerate(cells) if "Exercise 2.4" in text(c))
     assert "yardstick the 2×2 grid above used" in text(cells[exercise])
     grid = [text(c) for c in cells[:exercise] if c["cell_type"] == "markdown"
-            and "two standard errors of the mean difference" in text(c)]
+            and "standard errors of the mean difference" in text(c) and "weight decay" in text(c)]
     assert len(grid) == 1, "the paragraph with the grid's yardstick is gone or duplicated"
-    assert re.search(r"noise band is ±\d+\.\d, two standard errors of the mean difference",
+    assert re.search(r"paired band is ±\d+\.\d, \$t_9\$ standard errors of the mean difference",
                      grid[0]), grid[0]
 
 

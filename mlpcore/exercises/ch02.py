@@ -1,36 +1,32 @@
 """Chapter 2 exercises (dropout): the cases and the classic mistakes.
 
-Every reference is computed in float64 from the case's own inputs. Where the learner's
-function draws a random mask, it draws from the generator the case passes in; the
-judge replays an identical copy of that generator (the runner hands the judge a deep
-copy taken before the call), so a correct answer is reproduced draw for draw. A few
-equally valid ways of drawing the same Bernoulli mask are accepted; the mistakes
-listed next to each reference are ones learners actually make, and when an answer
-equals one (and no other), its hint is shown.
+Every reference is computed in float64 from the case's own inputs, and the mistakes
+listed next to each reference are ones learners actually make: when an answer equals
+one (and no other), its hint is shown.
+
+1. the backward pass of a hidden layer under standard dropout (keep convention), which
+   the chapter does not write out (it shows inverted dropout's);
+2. the standard deviation of a logit over dropout masks, which the chapter only
+   measures (it derives the variance of one unit);
+3. a Monte-Carlo dropout decision: the predicted class, and whether the masks settle it
+   (a paired comparison of two classes over the same masks, the chapter's yardstick box
+   applied to masks instead of seeds);
+4. choosing a rate from per-seed accuracies, with its noise (judgement).
 
 Every exercise draws its cases from the np.random.Generator it is given (shapes,
-probabilities, values, and for 2.4 the accuracies of a sweep, resampled until the
+probabilities, values; for 3 the paired t statistics are placed on both sides of each
+wrong yardstick's line; for 4 the accuracies of a sweep are resampled until the
 condition the case is named for holds), so the grader's private seed gives cases nobody
 has seen; the kinds of cases (their names) stay the same.
 """
 from __future__ import annotations
 
-import copy
 from typing import Callable, Optional
 
 import numpy as np
 
 from mlpcore.exercises._compare import as_numeric_array, compare_array, compare_outputs, describe
 from mlpcore.exercises._registry import Case, Exercise, Failure
-
-CONVENTION = ("check the convention: keep_prob is the probability of KEEPING a unit, so a "
-              "unit is kept when rng.random(...) < keep_prob; the drop probability is "
-              "1 - keep_prob")
-INVERTED = ("that is inverted dropout (divide by the keep probability in training); "
-            "standard dropout applies the bare mask in training and scales at test time")
-RNG_UNUSED = ("draw the mask from the generator `rng` you are given (not from np.random or a "
-              "generator of your own), so that the check can replay the same draws")
-
 
 def _int(rng: np.random.Generator, low: int, high: int) -> int:
     """An integer in [low, high], both included."""
@@ -45,22 +41,6 @@ def _close(a, b) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-6, atol=1e-9))
 
 
-def _replay(rng: np.random.Generator) -> np.random.Generator:
-    """An identical, independent copy of the generator as the learner received it."""
-    return copy.deepcopy(rng)
-
-
-def _rng_unused(before: np.random.Generator, after) -> bool:
-    """True if the generator the learner was given did not move: nothing was drawn from it."""
-    return (isinstance(after, np.random.Generator)
-            and after.bit_generator.state == before.bit_generator.state)
-
-
-def _generator(rng: np.random.Generator) -> np.random.Generator:
-    """The generator a case hands to the learner, seeded from the case's draws."""
-    return np.random.default_rng(int(rng.integers(2**63)))
-
-
 def _unambiguous(mistakes: list) -> list:
     """The (wrong value, hint) pairs whose value no pair with another hint shares: an
     answer that two mistakes explain equally well gets neither hint."""
@@ -70,346 +50,382 @@ def _unambiguous(mistakes: list) -> list:
             if not any(other_hint != hint and same(other, wrong) for other, other_hint in mistakes)]
 
 
-# ---------------------------------------------------------- 1. standard dropout
-EVAL_NO_MASK = ("in evaluation (training is False) nothing is random: no mask; the output is "
-                "x scaled by keep_prob")
-SHARED_MASK = ("draw a mask of x's full shape: every entry (each example's each unit) gets its "
-               "own coin, not one row of coins shared by the whole batch")
-HARD_CODED_HALF = "use the keep_prob you are given, not the paper's 0.5"
-EVAL_UNSCALED = ("standard dropout does not rescale in training, so at test time every "
-                 "activation must be multiplied by keep_prob (its expected training value)")
-EVAL_DIVIDES = ("at test time MULTIPLY by keep_prob; dividing is what inverted dropout does "
-                "during training")
-TRAIN_TIMES_KEEP = ("in training standard dropout applies the bare mask; the factor keep_prob "
-                    "belongs to test time")
-MASK_MARKS_KEPT = "the mask marks the KEPT units: multiply x by the mask"
-
-
-def _keep_masks(rng, shape, keep) -> dict[str, np.ndarray]:
-    """Accepted keep-masks (as floats): the prescribed draw and two equivalent ones."""
-    return {"prescribed": (_replay(rng).random(shape) < keep).astype(float),
-            "1 - u": (_replay(rng).random(shape) >= 1 - keep).astype(float),
-            "binomial": _replay(rng).binomial(1, keep, shape).astype(float)}
-
-
-def _judge_standard_dropout(inputs: tuple, output, after: tuple = ()) -> Optional[Failure]:
-    x, keep, training, rng = inputs
-    if not isinstance(output, (tuple, list)) or len(output) != 2:
-        return Failure(f"expected a tuple (output, mask), got {describe(output)}",
-                       "end with `return output, mask` (the mask is None in evaluation)")
-    out, mask = output
-    if not training:
-        u = _replay(rng).random(x.shape)
-        failure = compare_array("output", out, x * keep, mistakes=_unambiguous([
-            (x, EVAL_UNSCALED), (x / keep, EVAL_DIVIDES),
-            (x * (1 - keep), CONVENTION),
-            (x * 0.5, HARD_CODED_HALF),
-            (x * (u < keep), EVAL_NO_MASK), (x * (u < keep) / keep, EVAL_NO_MASK)]))
-        if failure is not None:
-            return failure
-        if mask is not None:
-            return Failure(f"mask: expected None in evaluation, got {describe(mask)}",
-                           "in evaluation nothing is random: draw no mask, return None")
-        return None
-    if isinstance(mask, np.ndarray) and mask.dtype == bool:
-        mask = mask.astype(float)  # a boolean mask is as good as a 0/1 one
-    mask_array = as_numeric_array(mask, "mask")
-    if isinstance(mask_array, Failure):
-        return mask_array
-    mask_array = mask_array.astype(float)
-    accepted = _keep_masks(rng, x.shape, keep)
-    matched = next((m for m in accepted.values() if _close(mask_array, m)), None)
-    if matched is None:
-        u = _replay(rng).random(x.shape)
-        row = _replay(rng).random(x.shape[-1:])
-        failure = compare_array("mask", mask_array, accepted["prescribed"], mistakes=_unambiguous([
-            ((u < 1 - keep).astype(float), CONVENTION),
-            ((u >= keep).astype(float), CONVENTION),
-            ((u < 0.5).astype(float), HARD_CODED_HALF),
-            (np.broadcast_to(row < keep, x.shape).astype(float), SHARED_MASK)]))
-        if failure is not None and not failure.hint and len(after) == 4 \
-                and _rng_unused(rng, after[3]):
-            failure = Failure(failure.message + " (nothing was drawn from rng)", RNG_UNUSED)
-        return failure
-    return compare_array("output", out, x * matched, mistakes=_unambiguous([
-        (x * matched / keep, INVERTED),
-        (x * matched * keep, TRAIN_TIMES_KEEP), (x * (1 - matched), MASK_MARKS_KEPT)]))
-
-
 def _keep(rng: np.random.Generator, low: float, high: float) -> float:
     """A keep probability in [low, high], not 0.5 (where both conventions agree)."""
     value = float(rng.uniform(low, high))
     return value if abs(value - 0.5) > 0.05 else value + 0.1
 
 
-def _dropout_case(rng: np.random.Generator, shape: tuple, keep: float, training: bool) -> tuple:
-    return rng.standard_normal(shape), keep, training, _generator(rng)
+
+# ------------------------------------- 1. the backward pass under the keep convention
+KB_INVERTED = ("standard dropout (keep convention) applies the bare mask in training, so its "
+               "backward is the bare mask too: no division by keep_prob")
+KB_TIMES_KEEP = ("multiplying by keep_prob is standard dropout's TEST-time rule; in training "
+                 "the forward was h * mask, so the backward is grad * mask")
+KB_W2_UNMASKED = ("the layer after the dropout saw the DROPPED activations h * mask, so its "
+                  "weight gradient uses them, not h")
+KB_H_UNMASKED = ("a dropped unit passed nothing forward, so it gets no gradient: multiply the "
+                 "gradient reaching h by the same mask")
+KB_MASK_FLIPPED = "keep_mask marks the KEPT units (True = kept): multiply by it, not by 1 - mask"
+KB_NO_RELU = ("the ReLU passes gradient only where its input x @ w1 + b1 was positive: "
+              "multiply by that indicator")
+KB_BIAS_MEAN = ("sum the bias gradient over the batch: grad_logits is already the gradient of "
+                "the mean loss, so the 1/N is inside it")
+KB_AVERAGED = ("grad_logits is already the gradient of the mean loss (the 1/N is inside it): "
+               "do not divide by N again")
 
 
-def _standard_cases(rng: np.random.Generator) -> tuple[Case, ...]:
-    judge = _judge_standard_dropout
-    rows = _int(rng, 2, 6)
-    wide = (rows, rows + _int(rng, 1, 5))
-    return (
-        Case.of("training, a batch with more units than examples",
-                _dropout_case(rng, wide, _keep(rng, 0.6, 0.9), True), judge),
-        Case.of("evaluation, a batch", _dropout_case(rng, (_int(rng, 2, 6), _int(rng, 2, 6)),
-                                                     _keep(rng, 0.2, 0.9), False), judge),
-        Case.of("training, a vector, low keep_prob (0.15 to 0.4)",
-                _dropout_case(rng, (_int(rng, 6, 12),), _keep(rng, 0.15, 0.4), True), judge),
-        Case.of("evaluation, a 3-D array", _dropout_case(
-            rng, tuple(_int(rng, 2, 4) for _ in range(3)), _keep(rng, 0.2, 0.9), False), judge),
-        Case.of("training, a 3-D array", _dropout_case(
-            rng, tuple(_int(rng, 2, 4) for _ in range(3)), _keep(rng, 0.2, 0.9), True), judge),
-        Case.of("training, a tall batch (more examples than units)", _dropout_case(
-            rng, (_int(rng, 6, 10), _int(rng, 2, 4)), _keep(rng, 0.3, 0.8), True), judge),
-    )
+def _keep_backward(inputs: tuple, mask_fwd=None, mask_bwd=None, factor: float = 1.0,
+                   relu: bool = True, bias_mean: bool = False, per_n: float = 1.0) -> tuple:
+    """(grad_w1, grad_b1, grad_w2) of the block, with the variations a mistake makes."""
+    x, w1, b1, w2, keep_mask, keep_prob, grad_logits = inputs
+    m = keep_mask.astype(float)
+    mask_fwd = m if mask_fwd is None else mask_fwd
+    mask_bwd = m if mask_bwd is None else mask_bwd
+    pre = x @ w1 + b1
+    h = np.maximum(pre, 0)
+    grad_w2 = (h * mask_fwd * factor).T @ grad_logits / per_n
+    grad_h = (grad_logits @ w2.T) * mask_bwd * factor
+    grad_pre = grad_h * (pre > 0) if relu else grad_h
+    grad_b1 = grad_pre.mean(axis=0) if bias_mean else grad_pre.sum(axis=0) / per_n
+    return x.T @ grad_pre / per_n, grad_b1, grad_w2
 
 
-STANDARD_DROPOUT = Exercise(
-    id="ch02.standard_dropout",
-    function="standard_dropout",
-    params=("x", "keep_prob", "training", "rng"),
-    summary="standard dropout (keep-probability convention) in training and evaluation",
-    case_generator=_standard_cases,
-    may_modify=frozenset({"rng"}),
-)
+def _judge_keep_backward(inputs: tuple, output) -> Optional[Failure]:
+    x, w1, b1, w2, keep_mask, keep_prob, grad_logits = inputs
+    m, n = keep_mask.astype(float), x.shape[0]
+    names = ("grad_w1", "grad_b1", "grad_w2")
+    right = _keep_backward(inputs)
+    variants = [
+        (_keep_backward(inputs, factor=1 / keep_prob), KB_INVERTED),
+        (_keep_backward(inputs, factor=keep_prob), KB_TIMES_KEEP),
+        (_keep_backward(inputs, mask_fwd=np.ones_like(m)), KB_W2_UNMASKED),
+        (_keep_backward(inputs, mask_bwd=np.ones_like(m)), KB_H_UNMASKED),
+        (_keep_backward(inputs, mask_fwd=1 - m, mask_bwd=1 - m), KB_MASK_FLIPPED),
+        (_keep_backward(inputs, relu=False), KB_NO_RELU),
+        (_keep_backward(inputs, bias_mean=True), KB_BIAS_MEAN),
+        (_keep_backward(inputs, per_n=float(n)), KB_AVERAGED),
+    ]
+    # dividing everything by N shows first in grad_w1; its grad_b1 is the averaged bias's
+    mistakes = {name: _unambiguous([(values[i], hint) for values, hint in variants
+                                    if not (name == "grad_b1" and hint == KB_AVERAGED)])
+                for i, name in enumerate(names)}
+    return compare_outputs(output, names, right, mistakes=mistakes)
 
 
-# ------------------------------------------------ 2. keep convention -> PyTorch's
-MOVE_FACTOR = ("the old network multiplies the activations by keep_prob at test time; the "
-               "inverted one does nothing at test time, so that factor must move into the next "
-               "layer's weights")
-WRONG_DIRECTION = ("wrong direction: inverted dropout already divides by the keep probability "
-                   "in training, so the weights must be MULTIPLIED by keep_prob")
-BIAS_NEVER_DROPPED = ("the bias is added after the dropped activations and is never dropped: "
-                      "leave it unchanged")
-SCALED_TWICE = ("multiply the weights by keep_prob once: that single factor is what the old "
-                "network applied at test time")
-BY_DROP = ("the factor is the KEEP probability: inverted dropout divides by 1 - p = keep_prob "
-           "in training, so the weights get keep_prob, not 1 / (1 - keep_prob)")
-ROUNDED = "do not round: p = 1 - keep_prob exactly"
-P_IS_DROP = "PyTorch's and mlpcore's p is the DROP probability: p = 1 - keep_prob"
-
-
-def _judge_conversion(inputs: tuple, output) -> Optional[Failure]:
-    weight, bias, keep = inputs
-    if not isinstance(output, (tuple, list)) or len(output) != 3:
-        return Failure(f"expected a tuple (p, new_weight, new_bias), got {describe(output)}",
-                       "end with `return p, new_weight, new_bias`")
-    p, new_weight, new_bias = output
-    p_mistakes = [(np.asarray(keep), P_IS_DROP)]
-    p_mistakes += [(np.asarray(round(1.0 - keep, digits)), ROUNDED) for digits in (1, 2, 3)
-                   if abs(round(1.0 - keep, digits) - (1.0 - keep)) > 1e-9]
-    failure = compare_array("p", np.asarray(p, dtype=float) if np.isscalar(p) else p,
-                            np.asarray(1.0 - keep), mistakes=_unambiguous(p_mistakes))
-    if failure is not None:
-        return failure
-    return compare_outputs((new_weight, new_bias), ("new_weight", "new_bias"),
-                           (keep * weight, bias), mistakes={
-        "new_weight": _unambiguous([
-            (weight, MOVE_FACTOR), (weight / keep, WRONG_DIRECTION),
-            ((1 - keep) * weight, CONVENTION), (keep ** 2 * weight, SCALED_TWICE),
-            (weight / (1 - keep), BY_DROP)]),
-        "new_bias": [(keep * bias, BIAS_NEVER_DROPPED), (bias / keep, BIAS_NEVER_DROPPED),
-                     ((1 - keep) * bias, BIAS_NEVER_DROPPED)]})
-
-
-def _conversion_case(rng: np.random.Generator, hidden: int, classes: int, keep: float) -> tuple:
-    return rng.standard_normal((hidden, classes)), rng.standard_normal(classes), keep
-
-
-def _conversion_cases(rng: np.random.Generator) -> tuple[Case, ...]:
-    judge = _judge_conversion
-    classes = _int(rng, 2, 5)
-    return (
-        Case.of("more hidden units than classes",
-                _conversion_case(rng, classes + _int(rng, 1, 6), classes, _keep(rng, 0.55, 0.9)),
-                judge),
-        Case.of("fewer hidden units than classes",
-                _conversion_case(rng, _int(rng, 2, 3), _int(rng, 4, 7), _keep(rng, 0.55, 0.9)),
-                judge),
-        Case.of("a single output (C = 1)", _conversion_case(rng, _int(rng, 3, 8), 1,
-                                                           _keep(rng, 0.3, 0.9)), judge),
-        Case.of("keep_prob close to 1 (0.9 to 0.99)",
-                _conversion_case(rng, _int(rng, 2, 8), _int(rng, 2, 6),
-                                 float(rng.uniform(0.9, 0.99))), judge),
-        Case.of("a small keep_prob (0.1 to 0.35)",
-                _conversion_case(rng, _int(rng, 2, 8), _int(rng, 2, 6),
-                                 float(rng.uniform(0.1, 0.35))), judge),
-    )
-
-
-STANDARD_TO_INVERTED = Exercise(
-    id="ch02.standard_to_inverted",
-    function="standard_to_inverted",
-    params=("weight", "bias", "keep_prob"),
-    summary="convert a standard-dropout network (keep probability) for inverted Dropout(p)",
-    case_generator=_conversion_cases,
-)
-
-
-# ------------------------------------------------------- 3. Monte-Carlo dropout
-MC_OFF = "MC dropout keeps dropout ON at prediction time: draw a new mask for every sample"
-MC_SCALE = ("inverted dropout scales the kept units by 1 / (1 - p), so each sample's expected "
-            "activation equals h")
-MC_KEEP = "p is the DROP probability: keep a unit where rng.random(h.shape) >= p"
-MC_SHARED = ("draw a mask of h's full shape (N, H): each example gets its own mask, not one "
-             "row of H bits shared by the whole batch")
-MC_LOGITS = "average the probabilities (softmax of each sample), not the logits"
-MC_AXIS = ("the softmax runs over the CLASSES of each example (axis=1, or axis=-1): each row "
-           "of probabilities sums to 1")
-MC_REUSED = ("draw a NEW mask for every sample, inside the loop; one mask reused gives the same "
-             "prediction every time")
-MC_DDOF = "use NumPy's default standard deviation (ddof=0), as the exercise asks"
-MC_VARIANCE = "that is the variance: take its square root"
-MC_ON_INPUT = ("dropout acts on the HIDDEN layer h = ReLU(x @ w1 + b1), not on the input x: "
-               "mask h, then compute the logits")
-MC_BIAS = ("only the dropped activations are rescaled by 1 / (1 - p); the bias b2 is added "
-           "after, unscaled: (h * keep / (1 - p)) @ w2 + b2")
-MC_NO_RELU = "the hidden layer has a ReLU: h = np.maximum(x @ w1 + b1, 0)"
-MC_STD_LOGITS = ("the spread asked for is that of the PROBABILITIES (after the softmax), not "
-                 "of the logits")
-MC_OVERFLOW = "subtract each row's maximum logit before np.exp"
-
-
-def _softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=axis, keepdims=True))
-    return shifted / shifted.sum(axis=axis, keepdims=True)
-
-
-def _mc_logits(inputs: tuple, draw: Callable, scale: bool = True, on_input: bool = False,
-               scale_bias: bool = False, relu: bool = True) -> np.ndarray:
-    """The logits of each sample, (samples, N, C), with masks drawn by draw(rng, shape, p)."""
-    x, w1, b1, w2, b2, p, n_samples, rng = inputs
-    act = (lambda z: np.maximum(z, 0)) if relu else (lambda z: z)  # noqa: E731
-    generator = _replay(rng)
-    factor = 1 / (1 - p) if scale else 1.0
-    samples = []
-    for _ in range(n_samples):
-        if on_input:
-            h = act((x * draw(generator, x.shape, p) * factor) @ w1 + b1)
-            samples.append(h @ w2 + b2)
-        elif scale_bias:
-            h = act(x @ w1 + b1)
-            samples.append(((h * draw(generator, h.shape, p)) @ w2 + b2) * factor)
-        else:
-            h = act(x @ w1 + b1)
-            samples.append((h * draw(generator, h.shape, p) * factor) @ w2 + b2)
-    return np.stack(samples)
-
-
-def _mc_samples(inputs: tuple, draw: Callable, average_logits: bool = False,
-                over_examples: bool = False, **options) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) of the softmax over masks drawn by draw(rng, shape, p)."""
-    logits = _mc_logits(inputs, draw, **options)
-    if average_logits:
-        return _softmax(logits.mean(axis=0)), _softmax(logits).std(axis=0)
-    probs = _softmax(logits, axis=1 if over_examples else -1)  # (samples, N, C)
-    return probs.mean(axis=0), probs.std(axis=0)
-
-
-def _one_mask_draw() -> Callable:
-    """A mistake: one keep-mask drawn, then reused for every sample."""
-    masks: list = []
-
-    def draw(generator, shape, p):
-        if not masks:
-            masks.append(generator.random(shape) >= p)
-        return masks[0]
-    return draw
-
-
-_KEEP_DRAWS = (lambda g, shape, p: g.random(shape) >= p,
-               lambda g, shape, p: g.random(shape) < 1 - p,
-               lambda g, shape, p: g.binomial(1, 1 - p, shape))
-
-
-def _judge_mc_dropout(inputs: tuple, output, after: tuple = ()) -> Optional[Failure]:
-    x, w1, b1, w2, b2, p, n_samples, rng = inputs
-    if not isinstance(output, (tuple, list)) or len(output) != 2:
-        return Failure(f"expected a tuple (mean_probs, std_probs), got {describe(output)}",
-                       "end with `return mean_probs, std_probs`")
-    for draw in _KEEP_DRAWS:  # any of the equivalent ways to draw the keep-mask
-        if compare_outputs(output, ("mean_probs", "std_probs"), _mc_samples(inputs, draw)) is None:
-            return None
-    keep = _KEEP_DRAWS[0]
-    mean, std = _mc_samples(inputs, keep)
-    n, c = x.shape[0], w2.shape[1]
-    plain = _softmax(np.maximum(x @ w1 + b1, 0) @ w2 + b2)
-    wrong = {  # mistake: (mean, std) of the answer it gives
-        MC_SCALE: _mc_samples(inputs, keep, scale=False),
-        MC_KEEP: _mc_samples(inputs, lambda g, shape, q: g.random(shape) < q),
-        MC_LOGITS: _mc_samples(inputs, keep, average_logits=True),
-        MC_SHARED: _mc_samples(inputs, lambda g, shape, q: g.random(shape[1]) >= q),
-        MC_AXIS: _mc_samples(inputs, keep, over_examples=True),
-        MC_REUSED: _mc_samples(inputs, _one_mask_draw()),
-        MC_ON_INPUT: _mc_samples(inputs, keep, on_input=True),
-        MC_BIAS: _mc_samples(inputs, keep, scale_bias=True),
-        MC_NO_RELU: _mc_samples(inputs, keep, relu=False),
-    }
-    mistakes = {
-        "mean_probs": [(plain, MC_OFF)] + [(m, hint) for hint, (m, _) in wrong.items()],
-        "std_probs": [(np.zeros((n, c)), MC_OFF),
-                      (std * np.sqrt(n_samples / (n_samples - 1)), MC_DDOF),
-                      (std ** 2, MC_VARIANCE),
-                      (_mc_logits(inputs, keep).std(axis=0), MC_STD_LOGITS)]
-                     + [(s, hint) for hint, (_, s) in wrong.items()],
-    }
-    failure = compare_outputs(output, ("mean_probs", "std_probs"), (mean, std),
-                              nan_hint=MC_OVERFLOW)
-    if failure is None or failure.hint:   # right, or a NaN / shape / order signature
-        return failure
-    # Probabilities of a few samples can coincide with another mistake's by chance: every
-    # mistake that gives this output is a suspect; the runner names one only if it alone
-    # explains every failing case.
-    name = "mean_probs" if failure.message.startswith("mean_probs") else "std_probs"
-    got = output[0] if name == "mean_probs" else output[1]
-    suspects = {hint for wrong_value, hint in mistakes[name] if _close(got, wrong_value)}
-    if not suspects and len(after) == 8 and _rng_unused(rng, after[7]):
-        return Failure(failure.message + " (nothing was drawn from rng)", RNG_UNUSED)
-    return Failure(failure.message, suspects=tuple(sorted(suspects)))
-
-
-def _mc_case(rng: np.random.Generator, n: int, p: float, n_samples: int, *, d: int = 0,
-             h: int = 0, c: int = 0, b2_scale: float = 1.0, largest_logit: float = 0.0) -> tuple:
-    d, h, c = d or _int(rng, 2, 6), h or _int(rng, 3, 8), c or _int(rng, 2, 5)
+def _keep_backward_case(rng: np.random.Generator, n: int, d: int, hidden: int, c: int,
+                        keep: float, dead_unit: bool = False) -> tuple:
     x = rng.standard_normal((n, d))
-    w1, b1 = rng.standard_normal((d, h)), rng.standard_normal(h)
-    w2, b2 = rng.standard_normal((h, c)), b2_scale * rng.standard_normal(c)
-    if largest_logit:   # scale the last layer so that the largest logit is this large
-        factor = largest_logit / max(np.max(np.abs(np.maximum(x @ w1 + b1, 0) @ w2 + b2)), 1e-9)
-        w2, b2 = w2 * factor, b2 * factor
-    return x, w1, b1, w2, b2, p, n_samples, _generator(rng)
+    w1, b1 = rng.standard_normal((d, hidden)), rng.standard_normal(hidden)
+    w2 = rng.standard_normal((hidden, c))
+    keep_mask = rng.random((n, hidden)) < keep
+    if dead_unit:  # one unit dropped for every example of the batch
+        keep_mask[:, int(rng.integers(hidden))] = False
+    grad_logits = rng.standard_normal((n, c)) / n   # the gradient of a mean loss
+    return x, w1, b1, w2, keep_mask, keep, grad_logits
 
 
-def _mc_cases(rng: np.random.Generator) -> tuple[Case, ...]:
-    judge = _judge_mc_dropout
-    drop = lambda low, high: float(rng.uniform(low, high))  # noqa: E731
+def _keep_backward_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    judge = _judge_keep_backward
     return (
-        Case.of("a batch, p 0.2 to 0.6", _mc_case(rng, _int(rng, 3, 6), drop(0.2, 0.6),
-                                                  _int(rng, 5, 20)), judge),
-        Case.of("one example (N = 1)", _mc_case(rng, 1, drop(0.3, 0.7), _int(rng, 5, 20)), judge),
-        Case.of("an output bias of size 3 to 6 (its place shows)",
-                _mc_case(rng, _int(rng, 2, 5), drop(0.3, 0.6), _int(rng, 5, 15),
-                         b2_scale=float(rng.uniform(3.0, 6.0))), judge),
-        Case.of("a high drop rate (0.7 to 0.9), many masks (30 to 60)",
-                _mc_case(rng, _int(rng, 2, 5), drop(0.7, 0.9), _int(rng, 30, 60)), judge),
-        Case.of("large logits (in the thousands)",
-                _mc_case(rng, _int(rng, 2, 5), drop(0.2, 0.5), _int(rng, 4, 10),
-                         largest_logit=float(rng.uniform(1500, 3000))), judge),
-        Case.of("two classes, few masks (2 to 4)",
-                _mc_case(rng, _int(rng, 2, 6), drop(0.2, 0.6), _int(rng, 2, 4), c=2), judge),
+        Case.of("a batch, keep_prob 0.6 to 0.9", _keep_backward_case(
+            rng, _int(rng, 4, 8), _int(rng, 3, 6), _int(rng, 5, 9), _int(rng, 2, 4),
+            _keep(rng, 0.6, 0.9)), judge),
+        Case.of("one example (N = 1)", _keep_backward_case(
+            rng, 1, _int(rng, 3, 6), _int(rng, 5, 9), _int(rng, 2, 4),
+            _keep(rng, 0.6, 0.9)), judge),
+        Case.of("a low keep_prob (0.2 to 0.4)", _keep_backward_case(
+            rng, _int(rng, 4, 8), _int(rng, 3, 6), _int(rng, 6, 10), _int(rng, 2, 4),
+            _keep(rng, 0.2, 0.4)), judge),
+        Case.of("a unit dropped for every example", _keep_backward_case(
+            rng, _int(rng, 3, 6), _int(rng, 2, 5), _int(rng, 4, 8), _int(rng, 2, 5),
+            _keep(rng, 0.55, 0.85), dead_unit=True), judge),
+        Case.of("more hidden units than examples, few inputs", _keep_backward_case(
+            rng, _int(rng, 2, 4), 2, _int(rng, 10, 16), _int(rng, 3, 6),
+            _keep(rng, 0.3, 0.9)), judge),
     )
 
 
-MC_DROPOUT_PREDICT = Exercise(
-    id="ch02.mc_dropout_predict",
-    function="mc_dropout_predict",
-    params=("x", "w1", "b1", "w2", "b2", "p", "n_samples", "rng"),
-    summary="Monte-Carlo dropout: mean and spread of the class probabilities over masks",
-    case_generator=_mc_cases,
-    may_modify=frozenset({"rng"}),
+KEEP_DROPOUT_BACKWARD = Exercise(
+    id="ch02.keep_dropout_backward",
+    function="keep_dropout_backward",
+    params=("x", "w1", "b1", "w2", "keep_mask", "keep_prob", "grad_logits"),
+    summary="backward pass of a hidden layer with standard dropout (keep convention)",
+    case_generator=_keep_backward_cases,
+)
+
+
+# --------------------------------------------- 2. how much a logit wobbles under dropout
+NS_VARIANCE = "that is the variance: the standard deviation is its square root"
+NS_KEEP_RATIO = ("p is the DROP probability: one unit's term h * m / (1 - p) has variance "
+                 "h**2 * p / (1 - p), not (1 - p) / p")
+NS_UNSCALED = ("inverted dropout also divides the kept units by 1 - p, which multiplies "
+               "their variance by 1 / (1 - p)**2")
+NS_SUM_SD = ("the units' masks are independent: their terms' VARIANCES add (one square root "
+             "at the end); standard deviations do not add")
+NS_ONE_COIN = ("every unit of every example has a coin of its own, not one coin for the whole "
+               "layer: add the variances of the units' terms")
+NS_BIAS = "the bias is added after the dropout and is not random: it adds no spread"
+
+def _noise(h: np.ndarray, w: np.ndarray, ratio: float) -> np.ndarray:
+    return np.sqrt(ratio * (h ** 2) @ (w ** 2))
+
+
+def _judge_logit_noise(inputs: tuple, output) -> Optional[Failure]:
+    h, w, b, p = inputs
+    ratio = p / (1 - p)
+    right = _noise(h, w, ratio)
+    with np.errstate(all="ignore"):
+        mistakes = _unambiguous([
+            (right ** 2, NS_VARIANCE),
+            (_noise(h, w, np.float64(1 - p) / np.float64(p)), NS_KEEP_RATIO),
+            (_noise(h, w, p * (1 - p)), NS_UNSCALED),
+            (np.sqrt(ratio) * (h @ np.abs(w)), NS_SUM_SD),
+            (np.sqrt(ratio) * np.abs(h @ w), NS_ONE_COIN),
+            (np.sqrt(right ** 2 + b ** 2), NS_BIAS), (right + np.abs(b), NS_BIAS),
+            (np.sqrt(ratio * (h ** 2) @ (w ** 2) + b ** 2), NS_BIAS)])
+    mistakes = [(wrong, hint) for wrong, hint in mistakes if np.all(np.isfinite(wrong))]
+    return compare_array("sd", output, right, mistakes=mistakes)
+
+
+def _drop(rng: np.random.Generator, low: float, high: float) -> float:
+    """A drop probability in [low, high], not near 0.5 (where p/(1-p) = (1-p)/p)."""
+    value = float(rng.uniform(low, high))
+    return value if abs(value - 0.5) > 0.05 else value + 0.1
+
+
+def _noise_case(rng: np.random.Generator, n: int, hidden: int, c: int, p: float,
+                b_scale: float = 1.0) -> tuple:
+    h = np.maximum(rng.standard_normal((n, hidden)), 0)   # after a ReLU: some exact zeros
+    return h, rng.standard_normal((hidden, c)), b_scale * rng.standard_normal(c), p
+
+
+def _noise_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    judge = _judge_logit_noise
+    return (
+        Case.of("a batch after a ReLU, p 0.1 to 0.4", _noise_case(
+            rng, _int(rng, 3, 6), _int(rng, 4, 9), _int(rng, 2, 5), _drop(rng, 0.1, 0.4)), judge),
+        Case.of("one example, many classes", _noise_case(
+            rng, 1, _int(rng, 5, 10), _int(rng, 8, 12), _drop(rng, 0.2, 0.4)), judge),
+        Case.of("a high drop rate (0.7 to 0.9)", _noise_case(
+            rng, _int(rng, 2, 5), _int(rng, 4, 9), _int(rng, 2, 5), _drop(rng, 0.7, 0.9)), judge),
+        Case.of("an output bias of size 3 to 6", _noise_case(
+            rng, _int(rng, 2, 5), _int(rng, 4, 9), _int(rng, 2, 5), _drop(rng, 0.15, 0.4),
+            b_scale=float(rng.uniform(3, 6))), judge),
+        Case.of("p = 0: no dropout", _noise_case(
+            rng, _int(rng, 2, 5), _int(rng, 3, 7), _int(rng, 2, 4), 0.0), judge),
+    )
+
+
+LOGIT_NOISE_SD = Exercise(
+    id="ch02.logit_noise_sd",
+    function="logit_noise_sd",
+    params=("h", "w", "b", "p"),
+    summary="the standard deviation of each logit over dropout masks, derived",
+    case_generator=_noise_cases,
+)
+
+
+# ------------------------------------- 3. does the Monte-Carlo average settle the digit?
+MD_VOTE = ("the Monte-Carlo prediction is the class with the highest AVERAGED probability, "
+           "not the class most masks vote for")
+MD_UNPAIRED = ("both probabilities come from the SAME masks: take their difference mask by "
+               "mask (a paired comparison) and the standard error of its mean; the two "
+               "classes' own spreads ignore that they move together")
+MD_SD = ("the noise of a MEAN over K masks is its standard error, std(d, ddof=1) / sqrt(K), "
+         "not the standard deviation of single masks")
+MD_DDOF0 = ("use the sample standard deviation, std(d, ddof=1), for the standard error "
+            "(ddof=0 understates the noise)")
+MD_PER_MASK = ("compare the SAME two classes in every mask (the predicted class and the "
+               "runner-up of the averaged probabilities), not each mask's own runner-up")
+
+
+def _decision(probs: np.ndarray, vote: bool = False, yardstick: str = "paired",
+              per_mask: bool = False) -> tuple:
+    """(predicted, resolved) of the exercise's rule, or of a mistake's variation."""
+    k, n, c = probs.shape
+    mean = probs.mean(axis=0)
+    if vote:
+        votes = probs.argmax(axis=2)                                  # (K, N)
+        predicted = np.array([np.bincount(votes[:, i], minlength=c).argmax() for i in range(n)])
+    else:
+        predicted = mean.argmax(axis=1)
+    order = np.argsort(mean, axis=1)
+    runner_up = np.where(order[:, -1] == predicted, order[:, -2], order[:, -1])
+    rows = np.arange(n)
+    top = probs[:, rows, predicted]                                   # (K, N)
+    if per_mask:
+        others = probs.copy()
+        others[:, rows, predicted] = -np.inf
+        second = others.max(axis=2)
+    else:
+        second = probs[:, rows, runner_up]
+    d = top - second
+    if yardstick == "unpaired":
+        noise = np.sqrt(top.var(axis=0, ddof=1) + second.var(axis=0, ddof=1)) / np.sqrt(k)
+    elif yardstick == "sd":
+        noise = d.std(axis=0, ddof=1)
+    elif yardstick == "ddof0":
+        noise = d.std(axis=0) / np.sqrt(k)
+    else:
+        noise = d.std(axis=0, ddof=1) / np.sqrt(k)
+    return predicted, d.mean(axis=0) > 2 * noise
+
+
+def _judge_decision(inputs: tuple, output) -> Optional[Failure]:
+    (probs,) = inputs
+    if not isinstance(output, (tuple, list)) or len(output) != 2:
+        return Failure(f"expected a tuple (predicted, resolved), got {describe(output)}",
+                       "end with `return predicted, resolved`")
+    predicted, resolved = _decision(probs)
+    n = probs.shape[1]
+    got_predicted = np.asarray(output[0])
+    if got_predicted.shape != (n,) or got_predicted.dtype.kind not in "iub":
+        return Failure(f"predicted: expected {n} class indices (integers), got "
+                       f"{describe(output[0])}", "one class index per example: argmax over "
+                       "the classes (axis=1) of the averaged probabilities")
+    if not np.array_equal(got_predicted, predicted):
+        vote = _decision(probs, vote=True)[0]
+        hint = MD_VOTE if np.array_equal(got_predicted, vote) else ""
+        return Failure(f"predicted: expected {predicted.tolist()}, got {got_predicted.tolist()}",
+                       hint)
+    got_resolved = np.asarray(output[1])
+    if got_resolved.shape != (n,):
+        return Failure(f"resolved: expected {n} booleans, got {describe(output[1])}",
+                       "one True/False per example")
+    try:
+        got_resolved = got_resolved.astype(bool)
+    except (TypeError, ValueError):
+        return Failure(f"resolved: expected booleans, got {describe(output[1])}")
+    if np.array_equal(got_resolved, resolved):
+        return None
+    wrong = {MD_UNPAIRED: _decision(probs, yardstick="unpaired")[1],
+             MD_SD: _decision(probs, yardstick="sd")[1],
+             MD_DDOF0: _decision(probs, yardstick="ddof0")[1],
+             MD_PER_MASK: _decision(probs, per_mask=True)[1]}
+    return Failure(f"resolved: expected {resolved.astype(int).tolist()}, got "
+                   f"{got_resolved.astype(int).tolist()} (1 = resolved)",
+                   suspects=tuple(sorted(hint for hint, value in wrong.items()
+                                         if np.array_equal(got_resolved, value))))
+
+
+def _standardised(rng: np.random.Generator, k: int) -> np.ndarray:
+    z = rng.standard_normal(k)
+    return (z - z.mean()) / z.std(ddof=1)
+
+
+def _margin_example(rng: np.random.Generator, k: int, c: int, t: float) -> np.ndarray:
+    """K samples of C probabilities whose best and second-best class differ by a paired
+    t statistic of exactly t (mean difference / its standard error, ddof=1); the other
+    classes share what is left, below both in every sample. Returns (K, C)."""
+    spread = float(rng.uniform(0.02, 0.05))
+    d = t * spread / np.sqrt(k) + spread * _standardised(rng, k)
+    base = float(rng.uniform(0.4, 0.45)) if c > 2 else 0.5
+    probs = np.empty((k, c))
+    probs[:, 0], probs[:, 1] = base + d / 2, base - d / 2
+    if c > 2:
+        probs[:, 2:] = (1 - 2 * base) * rng.dirichlet(np.ones(c - 2), size=k)
+    return probs
+
+
+def _vote_example(rng: np.random.Generator, k: int, c: int) -> np.ndarray:
+    """The best class by the mean wins a minority of the masks, by a lot."""
+    wins = int(round(k * float(rng.uniform(0.25, 0.4))))
+    loss = float(rng.uniform(0.01, 0.03))
+    gain = loss * (k - wins) / wins * float(rng.uniform(1.5, 2.5))
+    d = np.full(k, -loss)
+    d[rng.permutation(k)[:wins]] = gain
+    base = 0.45 if c > 2 else 0.5
+    probs = np.empty((k, c))
+    probs[:, 0], probs[:, 1] = base + d / 2, base - d / 2
+    if c > 2:
+        probs[:, 2:] = (1 - 2 * base) * rng.dirichlet(np.ones(c - 2), size=k)
+    return probs
+
+
+def _switching_runner_up(rng: np.random.Generator, k: int, c: int, t: float) -> np.ndarray:
+    """Two runner-up classes that take turns being second from mask to mask; the best
+    class beats the first of them (by the mean) with a paired t statistic of exactly t."""
+    e = float(rng.uniform(0.04, 0.06)) * rng.choice([-1.0, 1.0], size=k) \
+        + 0.005 * rng.standard_normal(k)
+    e -= e.mean()
+    top_noise = 0.02 * _standardised(rng, k)
+    first = float(rng.uniform(0.28, 0.31))
+    d = top_noise - e                             # best minus first runner-up, less its mean
+    margin = t * d.std(ddof=1) / np.sqrt(k) + 0.002
+    probs = np.zeros((k, c))
+    probs[:, 0] = first + top_noise
+    probs[:, 1] = first - margin + e + 0.002
+    probs[:, 2] = first - margin - e - 0.002
+    rest = 1 - probs[:, :3].sum(axis=1)
+    probs[:, 3:] = rest[:, None] * rng.dirichlet(np.ones(c - 3), size=k)
+    return probs
+
+
+def _assemble(rng: np.random.Generator, examples: list) -> np.ndarray:
+    """Examples (each (K, C)) into one (K, N, C) array, the classes of each shuffled."""
+    return np.stack([example[:, rng.permutation(example.shape[1])] for example in examples],
+                    axis=1)
+
+
+def _ddof_ts(k: int) -> list:
+    """Paired t statistics on both sides of every wrong yardstick's line: between the
+    ddof=0 and ddof=1 lines, between 1.96 and the ddof=0 line, below 2 / sqrt(2) (where
+    an unpaired yardstick of anticorrelated classes says yes), and far above."""
+    low = 2 * np.sqrt((k - 1) / k)
+    return [(low + 2) / 2, (1.96 + low) / 2, 1.0, 1.6, 3.0, 6.0]
+
+
+def _decision_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    judge = _judge_decision
+    k, c = _int(rng, 40, 60), _int(rng, 3, 6)
+    near_line = _assemble(rng, [_margin_example(rng, k, c, t) for t in _ddof_ts(k)])
+
+    k2 = _int(rng, 30, 50)
+    pairing = _assemble(rng, [_margin_example(rng, k2, 2, t)
+                              for t in (1.2, 1.5, 1.8, 2.5, float(rng.uniform(4, 8)))])
+
+    k3, c3 = _int(rng, 40, 80), _int(rng, 3, 6)
+    many = _assemble(rng, [_margin_example(rng, k3, c3, t) for t in
+                           (0.5, 4.0, 1.5 * 2 * np.sqrt(k3), 0.8 * 2 * np.sqrt(k3))])
+
+    k4 = _int(rng, 30, 60)
+    c4 = _int(rng, 3, 5)
+    vote = _assemble(rng, [_vote_example(rng, k4, c4), _margin_example(rng, k4, c4, 5.0),
+                           _vote_example(rng, k4, c4)])
+
+    k5 = _int(rng, 40, 60)
+    c5 = _int(rng, 4, 6)
+    switching = _assemble(rng, [_switching_runner_up(rng, k5, c5, t) for t in (3.5, 5.0)]
+                          + [_margin_example(rng, k5, c5, t) for t in (1.0, 6.0)])
+
+    k6, n6, c6 = _int(rng, 5, 20), _int(rng, 3, 6), _int(rng, 3, 10)
+    one = rng.dirichlet(np.ones(c6), size=n6)
+    identical = np.broadcast_to(one, (k6, n6, c6)).copy()
+
+    k7, n7, c7 = _int(rng, 30, 100), _int(rng, 4, 8), _int(rng, 3, 10)
+    logits = 2 * rng.standard_normal((n7, c7)) + float(rng.uniform(0.3, 1.5)) * \
+        rng.standard_normal((k7, n7, c7))
+    network = np.exp(logits - logits.max(axis=2, keepdims=True))
+    network /= network.sum(axis=2, keepdims=True)
+
+    return (
+        Case.of("margins around the two-standard-error line (ddof matters)", (near_line,), judge),
+        Case.of("two classes, anticorrelated (pairing matters)", (pairing,), judge),
+        Case.of("many masks, strong and weak margins", (many,), judge),
+        Case.of("the best class wins a minority of masks", (vote,), judge),
+        Case.of("the runner-up changes from mask to mask", (switching,), judge),
+        Case.of("every mask gives the same probabilities (dropout was off)", (identical,), judge),
+        Case.of("softmax samples of a noisy network", (network,), judge),
+    )
+
+
+MC_DECISION = Exercise(
+    id="ch02.mc_decision",
+    function="mc_decision",
+    params=("probs",),
+    summary="Monte-Carlo dropout: the predicted class, and whether the masks settle it",
+    case_generator=_decision_cases,
 )
 
 
@@ -421,7 +437,7 @@ ONE_SEED = ("a single run (one seed, or the best single entry) is mostly noise: 
 MEDIAN = ("this chapter's procedure takes the MEAN validation accuracy over the seeds (the "
           "yardstick is a standard error of a mean); a median ignores how bad a bad seed was")
 NO_SPREAD = ("the rate with the highest mean is not the only candidate: a rate whose paired "
-             "difference from it is within two standard errors cannot be told apart from it")
+             "difference from it is within the noise band cannot be told apart from it")
 UNPAIRED = ("the seeds are PAIRED (seed s trains every rate with the same initialisation and "
             "batches): take the per-seed differences d_s and their standard error "
             "std(d, ddof=1) / sqrt(S); comparing the two means with their own spreads lets "
@@ -432,18 +448,27 @@ DDOF0 = ("the standard error uses the sample standard deviation, std(d, ddof=1):
          "handful of seeds ddof=0 understates the noise")
 TIED_ON_TEST = ("the tied list is a decision too: measure the differences on the validation "
                 "accuracies, not the test ones")
+TWO_NOT_T = ("with a handful of seeds the band is t standard errors, not 2: t is the 97.5 % "
+             "quantile of Student's t for S - 1 degrees of freedom (the table in the "
+             "exercise), 2.78 for five seeds")
 SELF = "the chosen rate belongs to the list too (it cannot be told apart from itself)"
 INDEX = "return the rate itself (an entry of rates), not its index"
 
 
+#: The 97.5 % quantile of Student's t by degrees of freedom, as the exercise states it.
+T_975 = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
+
+
 def _tied(rates: list, acc: np.ndarray, best: int, paired: bool = True, se: bool = True,
-          ddof: int = 1) -> list:
-    """The sorted rates within 2 noise units of rates[best] for accuracies acc."""
+          ddof: int = 1, t: bool = True) -> list:
+    """The sorted rates within t noise units of rates[best] for accuracies acc (t the
+    97.5 % quantile of Student's t for n - 1 degrees of freedom; 2 if not ``t``)."""
     n = acc.shape[1]
+    factor = T_975[n - 1] if t else 2.0
     d = acc[best] - acc                                    # one row per rate
     spread = (d.std(axis=1, ddof=ddof) if paired else
               np.sqrt(acc[best].var(ddof=ddof) + acc.var(axis=1, ddof=ddof)))
-    within = d.mean(axis=1) <= 2 * spread / (np.sqrt(n) if se else 1.0)
+    within = d.mean(axis=1) <= factor * spread / (np.sqrt(n) if se else 1.0)
     return sorted(rate for rate, inside in zip(rates, within) if inside)
 
 
@@ -468,6 +493,7 @@ def _wrong_choices(rates: list, val: np.ndarray, test: np.ndarray) -> dict:
         UNPAIRED: [(rates[best], _tied(rates, val, best, paired=False))],
         SD_NOT_SE: [(rates[best], _tied(rates, val, best, se=False))],
         DDOF0: [(rates[best], _tied(rates, val, best, ddof=0))],
+        TWO_NOT_T: [(rates[best], _tied(rates, val, best, t=False))],
         TIED_ON_TEST: [(rates[best], _tied(rates, test, best))],
         SELF: [(rates[best], [r for r in _tied(rates, val, best) if r != rates[best]])],
     }
@@ -539,7 +565,7 @@ def _sweep_where(rng: np.random.Generator, condition: Callable, tries: int = 300
 
 
 def _clear(rates, val, test) -> bool:
-    """No rate sits exactly on the 2-SE line (rounding could then decide), and no two
+    """No rate sits exactly on the t-SE line (rounding could then decide), and no two
     rates share the best mean."""
     means = val.mean(axis=1)
     best = int(np.argmax(means))
@@ -547,7 +573,8 @@ def _clear(rates, val, test) -> bool:
         return False
     for i in range(len(rates)):
         d = val[best] - val[i]
-        if i != best and abs(d.mean() - 2 * np.std(d, ddof=1) / np.sqrt(val.shape[1])) < 0.02:
+        line = T_975[val.shape[1] - 1] * np.std(d, ddof=1) / np.sqrt(val.shape[1])
+        if i != best and abs(d.mean() - line) < 0.02:
             return False
     return True
 
@@ -590,7 +617,7 @@ def _tied_lists(rates, val, test) -> dict:
     best = rates.index(_choice(rates, val)[0])
     right = _tied(rates, val, best)
     return {"right": right, "ddof0": _tied(rates, val, best, ddof=0),
-            "sd": _tied(rates, val, best, se=False),
+            "sd": _tied(rates, val, best, se=False), "two": _tied(rates, val, best, t=False),
             "unpaired": _tied(rates, val, best, paired=False), "test": _tied(rates, test, best),
             "alone": [rates[best]], "without": [r for r in right if r != rates[best]]}
 
@@ -607,6 +634,7 @@ def _own_lists(*names: str) -> Callable:
 
 
 _noise_yardsticks_disagree = _own_lists("ddof0")            # about 3 % of sweeps
+_two_is_not_t = _own_lists("two")
 _pairing_matters = _own_lists("sd", "unpaired", "test")     # about 20 % with seed sd 5
 
 
@@ -619,11 +647,13 @@ def _rate_cases(rng: np.random.Generator) -> tuple[Case, ...]:
                 _sweep_where(rng, _median_prefers_another, diverged=True), judge),
         Case.of("the best single run is at another rate",
                 _sweep_where(rng, _single_run_misleads), judge),
-        Case.of("a rate close to the two-standard-error line (ddof matters)",
+        Case.of("a rate close to the edge of the band (ddof matters)",
                 _sweep_where(rng, _noise_yardsticks_disagree), judge),
         Case.of("a large seed effect (pairing and the standard error matter)",
                 _sweep_where(rng, _pairing_matters, seed_sd=5.0), judge),
         Case.of("a sweep with no condition", _sweep_where(rng, lambda *sweep: True), judge),
+        Case.of("a rate between two and t standard errors (the t quantile matters)",
+                _sweep_where(rng, _two_is_not_t), judge),
     )
 
 
@@ -635,19 +665,16 @@ CHOOSE_RATE = Exercise(
     case_generator=_rate_cases,
 )
 
-EXERCISES = [STANDARD_DROPOUT, STANDARD_TO_INVERTED, MC_DROPOUT_PREDICT, CHOOSE_RATE]
+EXERCISES = [KEEP_DROPOUT_BACKWARD, LOGIT_NOISE_SD, MC_DECISION, CHOOSE_RATE]
 
 #: Every hint that names a mistake, per exercise: tests/test_exercises_ch02.py proves each
 #: is shown to a wrong answer that makes that mistake (no hint is unreachable).
 HINTS = {
-    STANDARD_DROPOUT.id: (CONVENTION, INVERTED, RNG_UNUSED, EVAL_NO_MASK, SHARED_MASK,
-                          HARD_CODED_HALF, EVAL_UNSCALED, EVAL_DIVIDES, TRAIN_TIMES_KEEP,
-                          MASK_MARKS_KEPT),
-    STANDARD_TO_INVERTED.id: (P_IS_DROP, ROUNDED, MOVE_FACTOR, WRONG_DIRECTION, CONVENTION,
-                              SCALED_TWICE, BY_DROP, BIAS_NEVER_DROPPED),
-    MC_DROPOUT_PREDICT.id: (MC_OFF, MC_SCALE, MC_KEEP, MC_SHARED, MC_LOGITS, MC_AXIS, MC_REUSED,
-                            MC_DDOF, MC_VARIANCE, MC_ON_INPUT, MC_BIAS, MC_NO_RELU,
-                            MC_STD_LOGITS, MC_OVERFLOW, RNG_UNUSED),
+    KEEP_DROPOUT_BACKWARD.id: (KB_INVERTED, KB_TIMES_KEEP, KB_W2_UNMASKED, KB_H_UNMASKED,
+                               KB_MASK_FLIPPED, KB_NO_RELU, KB_BIAS_MEAN, KB_AVERAGED),
+    LOGIT_NOISE_SD.id: (NS_VARIANCE, NS_KEEP_RATIO, NS_UNSCALED, NS_SUM_SD, NS_ONE_COIN,
+                        NS_BIAS),
+    MC_DECISION.id: (MD_VOTE, MD_UNPAIRED, MD_SD, MD_DDOF0, MD_PER_MASK),
     CHOOSE_RATE.id: (ON_TEST, ONE_SEED, MEDIAN, NO_SPREAD, UNPAIRED, SD_NOT_SE, DDOF0,
-                     TIED_ON_TEST, SELF, INDEX),
+                     TWO_NOT_T, TIED_ON_TEST, SELF, INDEX),
 }
