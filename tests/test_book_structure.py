@@ -98,6 +98,9 @@ REQUIRED_TERMS = [
     ("test set", "测试集"), ("affine map", "仿射变换"), ("central difference", "中心差分"),
     ("early stopping", "早停"), ("numerical stability", "数值稳定性"),
     ("gradient check", "梯度检查"), ("ReLU", "整流线性单元"), ("gradient clipping", "梯度截断"),
+    # The notes' own words for the penalty and its strength, and the statistics (issue 20).
+    ("penalty term", "惩罚项"), ("regularisation coefficient", "正则化系数"),
+    ("hyperparameter", "超参数"), ("shrinkage", "收缩"), ("standard error", "标准误"),
 ]
 
 

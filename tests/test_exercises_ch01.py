@@ -191,6 +191,16 @@ MUTANTS = [
         def choose_lambda(lambdas, train_errors, val_errors, test_errors):
             return float(lambdas[np.argmin(val_errors[0])])
         """, "average over the seeds"),
+    # ---- ch01.elastic_net_step
+    ("ch01.elastic_net_step", "subgradient_step", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            return param - lr * (grad + l1 * np.sign(param) + l2 * param)
+        """, "subgradient step"),
+    ("ch01.elastic_net_step", "shrinks_past_zero", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            u = param - lr * grad
+            return (u - lr * l1 * np.sign(u)) / (1 + lr * l2)
+        """, "stop at zero"),
 ]
 
 
@@ -406,6 +416,42 @@ MORE_MUTANTS = [
             se = val_errors.std(axis=0, ddof=1) / np.sqrt(len(val_errors))
             return float(lambdas[np.argmin(mean + se)])
         """, "not the lowest mean + standard error"),
+    # ---- ch01.elastic_net_step
+    ("ch01.elastic_net_step", "threshold_without_lr", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            u = param - lr * grad
+            return np.sign(u) * np.maximum(np.abs(u) - l1, 0) / (1 + lr * l2)
+        """, "not l1"),
+    ("ch01.elastic_net_step", "hard_threshold", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            u = param - lr * grad
+            return np.where(np.abs(u) > lr * l1, u, 0.0) / (1 + lr * l2)
+        """, "soft thresholding, not hard"),
+    ("ch01.elastic_net_step", "thresholds_the_old_weights", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            w = np.sign(param) * np.maximum(np.abs(param) - lr * l1, 0)
+            return (w - lr * grad) / (1 + lr * l2)
+        """, "gradient step on the data loss first"),
+    ("ch01.elastic_net_step", "weight_decay_factor", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            u = param - lr * grad
+            return np.sign(u) * np.maximum(np.abs(u) - lr * l1, 0) * (1 - lr * l2)
+        """, "DIVIDES"),
+    ("ch01.elastic_net_step", "forgets_l2", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            u = param - lr * grad
+            return np.sign(u) * np.maximum(np.abs(u) - lr * l1, 0)
+        """, "has an L2 part too"),
+    ("ch01.elastic_net_step", "divides_before_thresholding", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            u = (param - lr * grad) / (1 + lr * l2)
+            return np.sign(u) * np.maximum(np.abs(u) - lr * l1, 0)
+        """, "threshold first, then divide"),
+    ("ch01.elastic_net_step", "l2_in_the_gradient", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            u = param - lr * (grad + l2 * param)
+            return np.sign(u) * np.maximum(np.abs(u) - lr * l1, 0)
+        """, "rather than adding l2*param"),
 ]
 
 # Wrong solutions written after the case generators and first graded on fresh seeds
@@ -596,3 +642,21 @@ def test_cases_are_deterministic_float64_and_small(seed):
             assert all(a.size <= 200 for a in arrays)
             for a, b in zip(flat(first), flat(second)):
                 assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_elastic_net_reference_is_the_proximal_map():
+    """The cases' answer minimises (1/2)(w - u)^2 + lr*(l1|w| + (l2/2) w^2) entry by entry
+    (checked on a fine grid around it), and for l2 = 0 it is PyTorch's softshrink."""
+    from mlpcore.exercises.ch01 import _elastic_net_reference
+    rng = np.random.default_rng(0)
+    param, grad = rng.standard_normal(50), rng.standard_normal(50)
+    lr, l1, l2 = 0.3, 0.8, 1.5
+    u = param - lr * grad
+    best = _elastic_net_reference(param, grad, lr, l1, l2)
+    grid = best[:, None] + np.linspace(-0.5, 0.5, 2001)[None, :]
+    objective = lambda w: 0.5 * (w - u[:, None]) ** 2 + lr * (l1 * np.abs(w) + l2 / 2 * w ** 2)
+    assert np.all(objective(best[:, None])[:, 0] <= objective(grid).min(axis=1) + 1e-12)
+    assert np.sum(best == 0) > 5 and np.sum(best != 0) > 5   # both kinds of entry occur
+    torch = pytest.importorskip("torch")
+    soft = torch.nn.functional.softshrink(torch.from_numpy(u), lambd=lr * l1).numpy()
+    np.testing.assert_allclose(_elastic_net_reference(param, grad, lr, l1, 0.0), soft, rtol=1e-12)

@@ -613,4 +613,109 @@ CHOOSE_LAMBDA = Exercise(
     case_generator=_choose_cases,
 )
 
-EXERCISES = [L2_PENALTY, ADAMW_STEP, RIDGE_WITH_BIAS, CHOOSE_LAMBDA]
+
+# ------------------------------------------- 5. one proximal step of L1 + L2 (elastic net)
+# The step the chapter shows for L1 alone (soft thresholding after the data-gradient step),
+# extended to the penalty l1·‖w‖₁ + (l2/2)·‖w‖². Its exact proximal map, derived per
+# coordinate from (w - u) + lr·l1·sign(w) + lr·l2·w = 0, is soft(u, lr·l1) / (1 + lr·l2)
+# with u = param - lr·grad.
+PROX_SUBGRADIENT = ("that is a subgradient step, param - lr*(grad + l1*sign(param) + "
+                    "l2*param): it carries weights past zero; the proximal step takes the "
+                    "gradient step on the data loss, then shrinks and stops AT zero")
+PROX_NO_STOP = ("shrink each weight by lr*l1 towards zero but stop at zero: a weight that "
+                "would cross zero becomes exactly 0 (np.maximum(|u| - lr*l1, 0))")
+PROX_THRESHOLD_LR = ("the threshold is lr*l1, not l1: the penalty enters the step "
+                     "multiplied by the learning rate, like the gradient")
+PROX_HARD = ("soft thresholding, not hard: the weights that survive also move lr*l1 towards "
+             "zero, sign(u) * max(|u| - lr*l1, 0)")
+PROX_GRADIENT_FIRST = ("take the gradient step on the data loss first, u = param - lr*grad, "
+                       "then apply the penalty's step to u, not to the old param")
+PROX_DIVIDE = ("the exact proximal step of the L2 part DIVIDES by (1 + lr*l2): solve "
+               "(w - u) + lr*l2*w = 0 for w; multiplying by (1 - lr*l2), weight decay's "
+               "shrink, is only its first-order approximation")
+PROX_L2_IGNORED = ("the penalty has an L2 part too: after the soft threshold, divide by "
+                   "(1 + lr*l2)")
+PROX_ORDER = ("threshold first, then divide: soft(u, lr*l1) / (1 + lr*l2); dividing u first "
+              "and then thresholding at lr*l1 changes the threshold")
+PROX_L2_COUPLED = ("put the L2 part into the proximal step as well (divide the thresholded "
+                   "value by 1 + lr*l2) rather than adding l2*param to the gradient")
+
+
+def _soft(u: np.ndarray, threshold: float) -> np.ndarray:
+    return np.sign(u) * np.maximum(np.abs(u) - threshold, 0.0)
+
+
+def _elastic_net_reference(param, grad, lr, l1, l2):
+    return _soft(param - lr * grad, lr * l1) / (1 + lr * l2)
+
+
+def _elastic_net_mistakes(param, grad, lr, l1, l2) -> list:
+    u = param - lr * grad
+    shrink = 1 + lr * l2
+    return [
+        (param - lr * (grad + l1 * np.sign(param) + l2 * param), PROX_SUBGRADIENT),
+        ((u - lr * l1 * np.sign(u)) / shrink, PROX_NO_STOP),
+        (_soft(u, l1) / shrink, PROX_THRESHOLD_LR),
+        (u * (np.abs(u) > lr * l1) / shrink, PROX_HARD),
+        ((_soft(param, lr * l1) - lr * grad) / shrink, PROX_GRADIENT_FIRST),
+        (_soft(u, lr * l1) * (1 - lr * l2), PROX_DIVIDE),
+        (_soft(u, lr * l1), PROX_L2_IGNORED),
+        (_soft(u / shrink, lr * l1), PROX_ORDER),
+        (_soft(u - lr * l2 * param, lr * l1), PROX_L2_COUPLED),
+    ]
+
+
+def _elastic_net_draw(rng: np.random.Generator, shape: tuple, *, l1=None, l2=None, lr=None,
+                      grad_scale: float = 1.0) -> tuple:
+    lr = float(rng.uniform(0.1, 0.5)) if lr is None else lr
+    l1 = float(rng.uniform(0.2, 1.0)) if l1 is None else l1
+    l2 = float(rng.uniform(0.5, 2.0)) if l2 is None else l2
+    param = rng.standard_normal(shape)
+    grad = grad_scale * rng.standard_normal(shape)
+    # some weights that end the gradient step within lr*l1 of zero, so they must become 0
+    near = rng.random(shape) < 0.3
+    near.flat[0] = True
+    u_near = lr * l1 * rng.uniform(-0.9, 0.9, size=shape)
+    param = np.where(near, u_near + lr * grad, param)
+    return param, grad, lr, l1, l2
+
+
+def _elastic_net_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    judge = _judge_elastic_net
+    shape = lambda: (_int(rng, 4, 9),)
+    matrix = lambda: (_int(rng, 2, 4), _int(rng, 2, 5))
+    at_zero = _elastic_net_draw(rng, matrix())
+    param, grad, lr, l1, l2 = at_zero
+    grad = grad * 0.0 + l1 * rng.uniform(-0.9, 0.9, size=grad.shape)   # |grad| < l1 ...
+    param = np.zeros_like(param)                                       # ... at zero: stays
+    param.flat[-1] = 1.0                                               # and one that is not
+    return (
+        Case.of("a vector: some weights end within lr*l1 of zero", _elastic_net_draw(rng, shape()),
+                judge),
+        Case.of("a 2-D weight, large gradients", _elastic_net_draw(rng, matrix(), grad_scale=3.0),
+                judge),
+        Case.of("l2 = 0: the L1 step alone (soft thresholding)",
+                _elastic_net_draw(rng, shape(), l2=0.0), judge),
+        Case.of("l1 = 0: the L2 step alone", _elastic_net_draw(rng, matrix(), l1=0.0), judge),
+        Case.of("weights at zero whose gradient is smaller than l1 stay at zero",
+                (param, grad, lr, l1, l2), judge),
+        Case.of("a strong L2 part (lr*l2 from 0.5 to 2)",
+                _elastic_net_draw(rng, shape(), lr=float(rng.uniform(0.5, 1.0)),
+                                  l2=float(rng.uniform(1.0, 2.0))), judge),
+    )
+
+
+def _judge_elastic_net(inputs: tuple, output) -> Optional[Failure]:
+    expected = _elastic_net_reference(*inputs)
+    return compare_array("new_param", output, expected, mistakes=_elastic_net_mistakes(*inputs))
+
+
+ELASTIC_NET_STEP = Exercise(
+    id="ch01.elastic_net_step",
+    function="elastic_net_step",
+    params=("param", "grad", "lr", "l1", "l2"),
+    summary="one proximal-gradient step for the penalty l1·‖w‖₁ + (l2/2)·‖w‖²",
+    case_generator=_elastic_net_cases,
+)
+
+EXERCISES = [L2_PENALTY, ADAMW_STEP, RIDGE_WITH_BIAS, CHOOSE_LAMBDA, ELASTIC_NET_STEP]
