@@ -438,8 +438,8 @@ MEDIAN = ("this chapter's procedure takes the MEAN validation accuracy over the 
           "yardstick is a standard error of a mean); a median ignores how bad a bad seed was")
 NO_SPREAD = ("the rate with the highest mean is not the only candidate: a rate whose paired "
              "difference from it is within the noise band cannot be told apart from it")
-UNPAIRED = ("the seeds are PAIRED (seed s trains every rate with the same initialisation and "
-            "batches): take the per-seed differences d_s and their standard error "
+UNPAIRED = ("the seeds are PAIRED (seed s trains every rate from the same initialisation, so "
+            "part of its luck is shared): take the per-seed differences d_s and their standard error "
             "std(d, ddof=1) / sqrt(S); comparing the two means with their own spreads lets "
             "the seed-to-seed swings hide real differences")
 SD_NOT_SE = ("the noise of a MEAN over S seeds is its standard error, std(d, ddof=1) / "
