@@ -188,6 +188,16 @@ MUTANTS = [
             d = top - others.max(axis=2)
             return pred, d.mean(axis=0) > 2 * d.std(axis=0, ddof=1) / np.sqrt(k)
         """, "SAME two classes"),
+    ("ch02.mc_decision", "standard_errors_added", """
+        def mc_decision(probs):
+            k = probs.shape[0]
+            mean = probs.mean(axis=0)
+            order = np.argsort(mean, axis=1)
+            rows = np.arange(probs.shape[1])
+            a, b = probs[:, rows, order[:, -1]], probs[:, rows, order[:, -2]]
+            se = (a.std(axis=0, ddof=1) + b.std(axis=0, ddof=1)) / np.sqrt(k)
+            return order[:, -1], a.mean(axis=0) - b.mean(axis=0) > 2 * se
+        """, "SAME masks"),
     ("ch02.mc_decision", "z_of_1_96", """
         def mc_decision(probs):
             k = probs.shape[0]
@@ -303,6 +313,22 @@ MUTANTS = [
             se = np.std(d, axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
             return best, [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[val_acc.shape[1] - 1] * s]
         """, "not its index"),
+    ("ch02.choose_rate", "t_for_s_degrees_of_freedom", """
+        def choose_rate(rates, val_acc, test_acc):
+            T = {4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31}
+            S = val_acc.shape[1]
+            best = int(np.argmax(val_acc.mean(axis=1)))
+            d = val_acc[best] - val_acc
+            se = d.std(axis=1, ddof=1) / np.sqrt(S)
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= T[S] * s]
+        """, "not for S degrees"),
+    ("ch02.choose_rate", "t_of_five_seeds_for_every_s", """
+        def choose_rate(rates, val_acc, test_acc):
+            best = int(np.argmax(val_acc.mean(axis=1)))
+            d = val_acc[best] - val_acc
+            se = d.std(axis=1, ddof=1) / np.sqrt(val_acc.shape[1])
+            return rates[best], [r for r, m, s in zip(rates, d.mean(axis=1), se) if m <= 2.78 * s]
+        """, "not for S degrees"),
     ("ch02.choose_rate", "two_standard_errors", """
         def choose_rate(rates, val_acc, test_acc):
             best = int(np.argmax(val_acc.mean(axis=1)))

@@ -242,6 +242,8 @@ MD_PER_MASK = ("compare the SAME two classes in every mask (the predicted class 
 
 def _decision(probs: np.ndarray, vote: bool = False, yardstick: str = "paired",
               per_mask: bool = False) -> tuple:
+    """yardstick: "paired" (right), "unpaired" (the two classes' variances added),
+    "sum_se" (their standard errors added), "sd", "ddof0"."""
     """(predicted, resolved) of the exercise's rule, or of a mistake's variation."""
     k, n, c = probs.shape
     mean = probs.mean(axis=0)
@@ -263,6 +265,8 @@ def _decision(probs: np.ndarray, vote: bool = False, yardstick: str = "paired",
     d = top - second
     if yardstick == "unpaired":
         noise = np.sqrt(top.var(axis=0, ddof=1) + second.var(axis=0, ddof=1)) / np.sqrt(k)
+    elif yardstick == "sum_se":
+        noise = (top.std(axis=0, ddof=1) + second.std(axis=0, ddof=1)) / np.sqrt(k)
     elif yardstick == "sd":
         noise = d.std(axis=0, ddof=1)
     elif yardstick == "ddof0":
@@ -299,14 +303,18 @@ def _judge_decision(inputs: tuple, output) -> Optional[Failure]:
         return Failure(f"resolved: expected booleans, got {describe(output[1])}")
     if np.array_equal(got_resolved, resolved):
         return None
-    wrong = {MD_UNPAIRED: _decision(probs, yardstick="unpaired")[1],
-             MD_SD: _decision(probs, yardstick="sd")[1],
-             MD_DDOF0: _decision(probs, yardstick="ddof0")[1],
-             MD_PER_MASK: _decision(probs, per_mask=True)[1]}
+    # each mistake with the variants that make it (the two classes' own spreads, added as
+    # variances or as standard errors, are one mistake: ignoring that the classes co-move)
+    wrong = {MD_UNPAIRED: [_decision(probs, yardstick="unpaired")[1],
+                           _decision(probs, yardstick="sum_se")[1]],
+             MD_SD: [_decision(probs, yardstick="sd")[1]],
+             MD_DDOF0: [_decision(probs, yardstick="ddof0")[1]],
+             MD_PER_MASK: [_decision(probs, per_mask=True)[1]]}
     return Failure(f"resolved: expected {resolved.astype(int).tolist()}, got "
                    f"{got_resolved.astype(int).tolist()} (1 = resolved)",
-                   suspects=tuple(sorted(hint for hint, value in wrong.items()
-                                         if np.array_equal(got_resolved, value))))
+                   suspects=tuple(sorted(hint for hint, values in wrong.items()
+                                         if any(np.array_equal(got_resolved, value)
+                                                for value in values))))
 
 
 def _standardised(rng: np.random.Generator, k: int) -> np.ndarray:
@@ -362,6 +370,25 @@ def _switching_runner_up(rng: np.random.Generator, k: int, c: int, t: float) -> 
     return probs
 
 
+def _comoving_example(rng: np.random.Generator, k: int, c: int, t: float) -> np.ndarray:
+    """The best and second class rise and fall TOGETHER from mask to mask (the other
+    classes absorb the mass), and differ by a paired t statistic of exactly t: each
+    class's own spread is large, the spread of their difference small, so any yardstick
+    built from the two classes' own spreads says "unresolved" where pairing resolves.
+    Needs c >= 6, so that the other classes stay below the second in every mask."""
+    common = float(rng.uniform(0.08, 0.1)) * (2 * rng.random(k) - 1)     # shared swing
+    # the mean difference: half of the line of the classes' own spreads, whatever t is
+    margin = 0.5 * 2 * np.sqrt(2) * common.std(ddof=1) / np.sqrt(k)
+    spread = margin * np.sqrt(k) / t
+    d = margin + spread * _standardised(rng, k)
+    second = float(rng.uniform(0.31, 0.33)) + common
+    probs = np.empty((k, c))
+    probs[:, 0], probs[:, 1] = second + d, second
+    rest = 1 - probs[:, 0] - probs[:, 1]
+    probs[:, 2:] = rest[:, None] * rng.dirichlet(np.full(c - 2, 50.0), size=k)
+    return probs
+
+
 def _assemble(rng: np.random.Generator, examples: list) -> np.ndarray:
     """Examples (each (K, C)) into one (K, N, C) array, the classes of each shuffled."""
     return np.stack([example[:, rng.permutation(example.shape[1])] for example in examples],
@@ -399,6 +426,10 @@ def _decision_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     switching = _assemble(rng, [_switching_runner_up(rng, k5, c5, t) for t in (3.5, 5.0)]
                           + [_margin_example(rng, k5, c5, t) for t in (1.0, 6.0)])
 
+    k8, c8 = _int(rng, 40, 60), _int(rng, 6, 8)
+    comoving = _assemble(rng, [_comoving_example(rng, k8, c8, t)
+                               for t in (3.0, float(rng.uniform(40, 60)), 1.0)])
+
     k6, n6, c6 = _int(rng, 5, 20), _int(rng, 3, 6), _int(rng, 3, 10)
     one = rng.dirichlet(np.ones(c6), size=n6)
     identical = np.broadcast_to(one, (k6, n6, c6)).copy()
@@ -415,6 +446,8 @@ def _decision_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case.of("many masks, strong and weak margins", (many,), judge),
         Case.of("the best class wins a minority of masks", (vote,), judge),
         Case.of("the runner-up changes from mask to mask", (switching,), judge),
+        Case.of("the two best classes rise and fall together (pairing matters)", (comoving,),
+                judge),
         Case.of("every mask gives the same probabilities (dropout was off)", (identical,), judge),
         Case.of("softmax samples of a noisy network", (network,), judge),
     )
@@ -438,8 +471,8 @@ MEDIAN = ("this chapter's procedure takes the MEAN validation accuracy over the 
           "yardstick is a standard error of a mean); a median ignores how bad a bad seed was")
 NO_SPREAD = ("the rate with the highest mean is not the only candidate: a rate whose paired "
              "difference from it is within the noise band cannot be told apart from it")
-UNPAIRED = ("the seeds are PAIRED (seed s trains every rate with the same initialisation and "
-            "batches): take the per-seed differences d_s and their standard error "
+UNPAIRED = ("the seeds are PAIRED (seed s trains every rate from the same initialisation, so "
+            "part of its luck is shared): take the per-seed differences d_s and their standard error "
             "std(d, ddof=1) / sqrt(S); comparing the two means with their own spreads lets "
             "the seed-to-seed swings hide real differences")
 SD_NOT_SE = ("the noise of a MEAN over S seeds is its standard error, std(d, ddof=1) / "
@@ -451,20 +484,25 @@ TIED_ON_TEST = ("the tied list is a decision too: measure the differences on the
 TWO_NOT_T = ("with a handful of seeds the band is t standard errors, not 2: t is the 97.5 % "
              "quantile of Student's t for S - 1 degrees of freedom (the table in the "
              "exercise), 2.78 for five seeds")
+T_DOF = ("t depends on the number of seeds S in val_acc: the 97.5 % quantile for S - 1 "
+         "degrees of freedom (3.18, 2.78, 2.57, 2.45, 2.36 for S = 4, 5, 6, 7, 8), not for S "
+         "degrees of freedom, and not 2.78 whatever S is")
 SELF = "the chosen rate belongs to the list too (it cannot be told apart from itself)"
 INDEX = "return the rate itself (an entry of rates), not its index"
 
 
-#: The 97.5 % quantile of Student's t by degrees of freedom, as the exercise states it.
-T_975 = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36}
+#: The 97.5 % quantile of Student's t by degrees of freedom, as the exercise states it
+#: (and 8, which a learner who takes S degrees of freedom for eight seeds looks up).
+T_975 = {3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31}
 
 
 def _tied(rates: list, acc: np.ndarray, best: int, paired: bool = True, se: bool = True,
-          ddof: int = 1, t: bool = True) -> list:
-    """The sorted rates within t noise units of rates[best] for accuracies acc (t the
-    97.5 % quantile of Student's t for n - 1 degrees of freedom; 2 if not ``t``)."""
+          ddof: int = 1, t: object = True) -> list:
+    """The sorted rates within t noise units of rates[best] for accuracies acc: t the
+    97.5 % quantile of Student's t for n - 1 degrees of freedom (``t`` True); 2 (False);
+    the quantile for n degrees of freedom ("dof_s"); 2.78 whatever n is ("fixed")."""
     n = acc.shape[1]
-    factor = T_975[n - 1] if t else 2.0
+    factor = {True: T_975[n - 1], False: 2.0, "dof_s": T_975[n], "fixed": 2.78}[t]
     d = acc[best] - acc                                    # one row per rate
     spread = (d.std(axis=1, ddof=ddof) if paired else
               np.sqrt(acc[best].var(ddof=ddof) + acc.var(axis=1, ddof=ddof)))
@@ -494,6 +532,8 @@ def _wrong_choices(rates: list, val: np.ndarray, test: np.ndarray) -> dict:
         SD_NOT_SE: [(rates[best], _tied(rates, val, best, se=False))],
         DDOF0: [(rates[best], _tied(rates, val, best, ddof=0))],
         TWO_NOT_T: [(rates[best], _tied(rates, val, best, t=False))],
+        T_DOF: [(rates[best], _tied(rates, val, best, t="dof_s")),
+                (rates[best], _tied(rates, val, best, t="fixed"))],
         TIED_ON_TEST: [(rates[best], _tied(rates, test, best))],
         SELF: [(rates[best], [r for r in _tied(rates, val, best) if r != rates[best]])],
     }
@@ -618,23 +658,27 @@ def _tied_lists(rates, val, test) -> dict:
     right = _tied(rates, val, best)
     return {"right": right, "ddof0": _tied(rates, val, best, ddof=0),
             "sd": _tied(rates, val, best, se=False), "two": _tied(rates, val, best, t=False),
+            "dof_s": _tied(rates, val, best, t="dof_s"), "fixed": _tied(rates, val, best, t="fixed"),
             "unpaired": _tied(rates, val, best, paired=False), "test": _tied(rates, test, best),
             "alone": [rates[best]], "without": [r for r in right if r != rates[best]]}
 
 
-def _own_lists(*names: str) -> Callable:
+def _own_lists(*names: str, siblings: tuple = ()) -> Callable:
     """The condition: each named yardstick gives a tied list that no other yardstick
-    (the right one included) gives."""
+    (the right one included) gives, apart from ``siblings`` (variants of the same
+    mistake, which share its hint)."""
     def condition(rates, val, test) -> bool:
         lists = _tied_lists(rates, val, test)
         return all(lists[name] != lists[other] for name in names for other in lists
-                   if other != name)
+                   if other != name and other not in siblings)
     condition.__name__ = f"own tied lists for {', '.join(names)}"
     return condition
 
 
 _noise_yardsticks_disagree = _own_lists("ddof0")            # about 3 % of sweeps
 _two_is_not_t = _own_lists("two")
+_t_for_s_minus_1 = _own_lists("dof_s", siblings=("fixed",))
+_t_for_this_s = _own_lists("fixed", siblings=("dof_s",))
 _pairing_matters = _own_lists("sd", "unpaired", "test")     # about 20 % with seed sd 5
 
 
@@ -654,6 +698,10 @@ def _rate_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case.of("a sweep with no condition", _sweep_where(rng, lambda *sweep: True), judge),
         Case.of("a rate between two and t standard errors (the t quantile matters)",
                 _sweep_where(rng, _two_is_not_t), judge),
+        Case.of("a rate between the t lines of S and S - 1 degrees of freedom",
+                _sweep_where(rng, _t_for_s_minus_1), judge),
+        Case.of("a number of seeds whose t is not five seeds' 2.78",
+                _sweep_where(rng, _t_for_this_s), judge),
     )
 
 
@@ -676,5 +724,5 @@ HINTS = {
                         NS_BIAS),
     MC_DECISION.id: (MD_VOTE, MD_UNPAIRED, MD_SD, MD_DDOF0, MD_PER_MASK),
     CHOOSE_RATE.id: (ON_TEST, ONE_SEED, MEDIAN, NO_SPREAD, UNPAIRED, SD_NOT_SE, DDOF0,
-                     TWO_NOT_T, TIED_ON_TEST, SELF, INDEX),
+                     TWO_NOT_T, T_DOF, TIED_ON_TEST, SELF, INDEX),
 }
