@@ -452,6 +452,16 @@ MORE_MUTANTS = [
             u = param - lr * (grad + l2 * param)
             return np.sign(u) * np.maximum(np.abs(u) - lr * l1, 0)
         """, "rather than adding l2*param"),
+    ("ch01.elastic_net_step", "sign_of_param_not_u", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            u = param - lr * grad
+            return np.sign(param) * np.maximum(np.abs(u) - lr * l1, 0) / (1 + lr * l2)
+        """, "not of the old param"),
+    ("ch01.elastic_net_step", "l2_without_lr", """
+        def elastic_net_step(param, grad, lr, l1, l2):
+            u = param - lr * grad
+            return np.sign(u) * np.maximum(np.abs(u) - lr * l1, 0) / (1 + l2)
+        """, "not (1 + l2)"),
 ]
 
 # Wrong solutions written after the case generators and first graded on fresh seeds
@@ -660,3 +670,16 @@ def test_elastic_net_reference_is_the_proximal_map():
     torch = pytest.importorskip("torch")
     soft = torch.nn.functional.softshrink(torch.from_numpy(u), lambd=lr * l1).numpy()
     np.testing.assert_allclose(_elastic_net_reference(param, grad, lr, l1, 0.0), soft, rtol=1e-12)
+
+
+def test_elastic_net_sign_of_param_is_caught_on_every_case_seed():
+    """The audit's mutant (sign of the old weight, not of u) scored 6/6 on 25 of 200 case
+    seeds; the case whose data step carries weights across zero catches it on all 200."""
+    from mlpcore.exercises.ch01 import _elastic_net_reference
+    exercise = next(e for e in chapter_exercises("ch01") if e.id == "ch01.elastic_net_step")
+    def mutant(param, grad, lr, l1, l2):
+        u = param - lr * grad
+        return np.sign(param) * np.maximum(np.abs(u) - lr * l1, 0) / (1 + lr * l2)
+    for seed in range(200):
+        assert any(not np.allclose(mutant(*case.make_inputs()), _elastic_net_reference(*case.make_inputs()))
+                   for case in exercise.cases_for(seed)), seed

@@ -637,6 +637,11 @@ PROX_L2_IGNORED = ("the penalty has an L2 part too: after the soft threshold, di
                    "(1 + lr*l2)")
 PROX_ORDER = ("threshold first, then divide: soft(u, lr*l1) / (1 + lr*l2); dividing u first "
               "and then thresholding at lr*l1 changes the threshold")
+PROX_SIGN_OF_PARAM = ("the sign is that of u = param - lr*grad, not of the old param: a weight "
+                      "whose gradient step carries it past zero keeps going, "
+                      "sign(u) * max(|u| - lr*l1, 0)")
+PROX_L2_NO_LR = ("the L2 part enters the step multiplied by the learning rate too: divide by "
+                 "(1 + lr*l2), not (1 + l2)")
 PROX_L2_COUPLED = ("put the L2 part into the proximal step as well (divide the thresholded "
                    "value by 1 + lr*l2) rather than adding l2*param to the gradient")
 
@@ -662,6 +667,8 @@ def _elastic_net_mistakes(param, grad, lr, l1, l2) -> list:
         (_soft(u, lr * l1), PROX_L2_IGNORED),
         (_soft(u / shrink, lr * l1), PROX_ORDER),
         (_soft(u - lr * l2 * param, lr * l1), PROX_L2_COUPLED),
+        (np.sign(param) * np.maximum(np.abs(u) - lr * l1, 0.0) / shrink, PROX_SIGN_OF_PARAM),
+        (_soft(u, lr * l1) / (1 + l2), PROX_L2_NO_LR),
     ]
 
 
@@ -689,6 +696,16 @@ def _elastic_net_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     grad = grad * 0.0 + l1 * rng.uniform(-0.9, 0.9, size=grad.shape)   # |grad| < l1 ...
     param = np.zeros_like(param)                                       # ... at zero: stays
     param.flat[-1] = 1.0                                               # and one that is not
+    # weights that the data step carries across zero, beyond the threshold: param small,
+    # grad large with the same sign, so sign(u) differs from sign(param)
+    crossing = _elastic_net_draw(rng, shape())
+    c_param, c_grad, c_lr, c_l1, c_l2 = crossing
+    cross = rng.random(c_param.shape) < 0.5
+    cross.flat[0] = True
+    small = rng.uniform(0.05, 0.3, size=c_param.shape) * np.where(rng.random(c_param.shape) < 0.5, -1, 1)
+    beyond = (np.abs(small) + c_lr * c_l1 * rng.uniform(1.5, 3.0, size=c_param.shape)) / c_lr
+    c_param = np.where(cross, small, c_param)
+    c_grad = np.where(cross, np.sign(small) * (np.abs(small) / c_lr + beyond), c_grad)
     return (
         Case.of("a vector: some weights end within lr*l1 of zero", _elastic_net_draw(rng, shape()),
                 judge),
@@ -702,6 +719,8 @@ def _elastic_net_cases(rng: np.random.Generator) -> tuple[Case, ...]:
         Case.of("a strong L2 part (lr*l2 from 0.5 to 2)",
                 _elastic_net_draw(rng, shape(), lr=float(rng.uniform(0.5, 1.0)),
                                   l2=float(rng.uniform(1.0, 2.0))), judge),
+        Case.of("the data step carries some weights across zero, beyond lr*l1",
+                (c_param, c_grad, c_lr, c_l1, c_l2), judge),
     )
 
 
