@@ -24,7 +24,7 @@ import numpy as np
 __all__ = ["linear", "linear_backward", "relu", "relu_backward", "leaky_relu",
            "leaky_relu_backward", "elu", "elu_backward", "sigmoid", "sigmoid_backward",
            "tanh", "tanh_backward", "dropout", "dropout_backward", "batch_norm_train",
-           "batch_norm_eval", "batch_norm_backward", "layer_norm", "layer_norm_backward", "softmax_cross_entropy", "mse",
+           "batch_norm_eval", "batch_norm_backward", "batch_norm_backward_graph", "layer_norm", "layer_norm_backward", "softmax_cross_entropy", "mse",
            "sgd_step", "sgd_step_inplace", "adam_step", "adam_step_inplace", "adamw_step"]
 
 
@@ -179,6 +179,27 @@ def batch_norm_backward(grad_out, x_hat, inv_std, weight, *, batch_stats=True):
     n = len(grad_out)
     grad_x = scale * (grad_out - grad_bias / n - x_hat * (grad_weight / n))
     return grad_x, grad_weight, grad_bias
+
+
+def batch_norm_backward_graph(grad_out, x, weight, eps):
+    """The training-mode gradient of batch normalisation, node by node along the
+    computational graph x -> μ -> σ² -> x̂ -> y (chapter 4 derives it; slower than
+    ``batch_norm_backward``, which is its simplified closed form, and kept to check it):
+
+        dx̂ = G ⊙ γ        dσ² = -½ (σ² + ε)^(-3/2) Σ_n dx̂ ⊙ (x - μ)
+        dμ = -Σ_n dx̂ / √(σ² + ε) + dσ² · (-2/N) Σ_n (x - μ)
+        dx = dx̂ / √(σ² + ε) + dσ² · 2(x - μ)/N + dμ / N
+
+    weight None means γ = 1. Shapes: grad_out, x (N, C); weight (C,) -> grad_x (N, C).
+    """
+    n = len(x)
+    centered = x - x.mean(axis=0)
+    var = (centered * centered).mean(axis=0)
+    grad_hat = grad_out if weight is None else grad_out * weight
+    grad_var = -0.5 * (var + eps) ** -1.5 * (grad_hat * centered).sum(axis=0)
+    grad_mean = (-(grad_hat / np.sqrt(var + eps)).sum(axis=0)
+                 + grad_var * (-2.0 / n) * centered.sum(axis=0))
+    return grad_hat / np.sqrt(var + eps) + grad_var * 2.0 * centered / n + grad_mean / n
 
 
 def layer_norm(x, weight, bias, eps):
