@@ -1,5 +1,6 @@
 """BatchNorm1d: batch and running statistics (PyTorch's rules), eval mode, options,
-errors. Gradients: test_gradcheck.py; against PyTorch: test_parity_layers.py."""
+errors; LayerNorm: per-example statistics, no batch dependence. Gradients:
+test_gradcheck.py; against PyTorch: test_parity_layers.py."""
 import numpy as np
 from numpy.random import default_rng
 import pytest
