@@ -10,8 +10,8 @@ and ``mlpcore.exercises``.
 """
 from mlpcore import clip, functional, init, optim
 from mlpcore.gradcheck import GradcheckReport, gradcheck, gradcheck_loss
-from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LeakyReLU, Linear, ReLU, Residual,
-                            Sequential, Sigmoid, Tanh)
+from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LayerNorm, LeakyReLU, Linear, ReLU,
+                            Residual, Sequential, Sigmoid, Tanh)
 from mlpcore.losses import CrossEntropyLoss, MSELoss
 from mlpcore.module import Module, Parameter
 from mlpcore.train import History, TrainingDivergedError, evaluate, fit
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Module", "Parameter",
     "Linear", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Dropout", "BatchNorm1d",
-    "Residual", "Sequential",
+    "LayerNorm", "Residual", "Sequential",
     "CrossEntropyLoss", "MSELoss",
     "gradcheck", "gradcheck_loss", "GradcheckReport",
     "fit", "evaluate", "History", "TrainingDivergedError",

@@ -24,7 +24,7 @@ import numpy as np
 __all__ = ["linear", "linear_backward", "relu", "relu_backward", "leaky_relu",
            "leaky_relu_backward", "elu", "elu_backward", "sigmoid", "sigmoid_backward",
            "tanh", "tanh_backward", "dropout", "dropout_backward", "batch_norm_train",
-           "batch_norm_eval", "batch_norm_backward", "softmax_cross_entropy", "mse",
+           "batch_norm_eval", "batch_norm_backward", "batch_norm_backward_graph", "layer_norm", "layer_norm_backward", "softmax_cross_entropy", "mse",
            "sgd_step", "sgd_step_inplace", "adam_step", "adam_step_inplace", "adamw_step"]
 
 
@@ -178,6 +178,60 @@ def batch_norm_backward(grad_out, x_hat, inv_std, weight, *, batch_stats=True):
         return grad_out * scale, grad_weight, grad_bias
     n = len(grad_out)
     grad_x = scale * (grad_out - grad_bias / n - x_hat * (grad_weight / n))
+    return grad_x, grad_weight, grad_bias
+
+
+def batch_norm_backward_graph(grad_out, x, weight, eps):
+    """The training-mode gradient of batch normalisation, node by node along the
+    computational graph x -> μ -> σ² -> x̂ -> y (chapter 4 derives it; slower than
+    ``batch_norm_backward``, which is its simplified closed form, and kept to check it):
+
+        dx̂ = G ⊙ γ        dσ² = -½ (σ² + ε)^(-3/2) Σ_n dx̂ ⊙ (x - μ)
+        dμ = -Σ_n dx̂ / √(σ² + ε) + dσ² · (-2/N) Σ_n (x - μ)
+        dx = dx̂ / √(σ² + ε) + dσ² · 2(x - μ)/N + dμ / N
+
+    weight None means γ = 1. Shapes: grad_out, x (N, C); weight (C,) -> grad_x (N, C).
+    """
+    n = len(x)
+    centered = x - x.mean(axis=0)
+    var = (centered * centered).mean(axis=0)
+    grad_hat = grad_out if weight is None else grad_out * weight
+    grad_var = -0.5 * (var + eps) ** -1.5 * (grad_hat * centered).sum(axis=0)
+    grad_mean = (-(grad_hat / np.sqrt(var + eps)).sum(axis=0)
+                 + grad_var * (-2.0 / n) * centered.sum(axis=0))
+    return grad_hat / np.sqrt(var + eps) + grad_var * 2.0 * centered / n + grad_mean / n
+
+
+def layer_norm(x, weight, bias, eps):
+    """Layer normalisation: each EXAMPLE normalised over its own C features (no batch
+    statistics, so one example's output never depends on the others):
+
+        μ_n = (1/C) Σ_c x_nc        σ²_n = (1/C) Σ_c (x_nc - μ_n)²   (biased)
+        x̂ = (x - μ) / √(σ² + ε)        y = x̂ ⊙ γ + β   (γ, β per feature)
+
+    weight (γ) and bias (β) may be None. Shapes: x (N, C); weight, bias (C,)
+    -> y, x_hat (N, C), inv_std (N, 1).
+    """
+    centered = x - x.mean(axis=1, keepdims=True)
+    var = (centered * centered).mean(axis=1, keepdims=True)
+    return _normalize(centered, var, weight, bias, eps)
+
+
+def layer_norm_backward(grad_out, x_hat, inv_std, weight):
+    """Gradients of layer normalisation, given G = dL/dy (bars: means over a row's features):
+
+        dL/dγ = Σ_n G ⊙ x̂        dL/dβ = Σ_n G        D = G ⊙ γ
+        dL/dx = (1/√(σ² + ε)) ⊙ (D - D̄ - x̂ ⊙ mean(D ⊙ x̂))
+
+    γ multiplies before the row means here (it varies along the axis being averaged).
+    Shapes: grad_out, x_hat (N, C); inv_std (N, 1); weight (C,) or None
+    -> grad_x (N, C), grad_weight (C,), grad_bias (C,).
+    """
+    grad_weight = (grad_out * x_hat).sum(axis=0)
+    grad_bias = grad_out.sum(axis=0)
+    grad_hat = grad_out if weight is None else grad_out * weight
+    grad_x = inv_std * (grad_hat - grad_hat.mean(axis=1, keepdims=True)
+                        - x_hat * (grad_hat * x_hat).mean(axis=1, keepdims=True))
     return grad_x, grad_weight, grad_bias
 
 

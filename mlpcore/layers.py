@@ -1,5 +1,5 @@
 """Layers: Linear, Dropout, Residual and Sequential, plus (re-exported) the
-activations from ``mlpcore.activations`` and BatchNorm1d from ``mlpcore.normalization``.
+activations from ``mlpcore.activations`` and BatchNorm1d and LayerNorm from ``mlpcore.normalization``.
 
 Every layer checks its input, caches in ``forward`` what its ``backward`` needs and
 calls the math in ``mlpcore.functional``; ``backward(grad_out)`` accumulates parameter
@@ -19,10 +19,10 @@ from mlpcore._checks import (as_float_array, check_batch, check_float_dtype, che
 from mlpcore.activations import ELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from mlpcore.init import random_uniform
 from mlpcore.module import DEFAULT_DTYPE, Module, Parameter
-from mlpcore.normalization import BatchNorm1d
+from mlpcore.normalization import BatchNorm1d, LayerNorm
 
 __all__ = ["Linear", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Dropout",
-           "BatchNorm1d", "Residual", "Sequential"]
+           "BatchNorm1d", "LayerNorm", "Residual", "Sequential"]
 
 
 class Linear(Module):

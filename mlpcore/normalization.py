@@ -1,5 +1,7 @@
 """Batch normalisation for (N, C) activations, with PyTorch's statistics rules (the
-formulas: ``functional.batch_norm_train``, ``batch_norm_eval``, ``batch_norm_backward``)."""
+formulas: ``functional.batch_norm_train``, ``batch_norm_eval``, ``batch_norm_backward``),
+and layer normalisation, its batch-independent counterpart (``functional.layer_norm``,
+``layer_norm_backward``)."""
 from __future__ import annotations
 
 import numpy as np
@@ -133,3 +135,75 @@ class BatchNorm1d(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
                 f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class LayerNorm(Module):
+    r"""Layer normalisation over the features of each example of an (N, C) input
+    (PyTorch's ``nn.LayerNorm(C)``, Ba et al. 2016).
+
+    .. math::
+        \mu_n = \frac1C \sum_c x_{nc}, \quad
+        \sigma_n^2 = \frac1C \sum_c (x_{nc} - \mu_n)^2, \quad
+        y_{nc} = \gamma_c \frac{x_{nc} - \mu_n}{\sqrt{\sigma_n^2 + \epsilon}} + \beta_c
+
+    The statistics are each example's own (biased variance), the same in training and
+    evaluation, so there are no running statistics and an example's output does not
+    depend on the rest of the batch; a batch of one is fine.
+    Parameters: ``weight`` (gamma, init 1) and ``bias`` (beta, init 0), shape (C,), if
+    ``elementwise_affine``. Shapes: x (N, C) -> y (N, C).
+    """
+
+    def __init__(self, normalized_shape: int, eps: float = 1e-5,
+                 elementwise_affine: bool = True, dtype=DEFAULT_DTYPE):
+        if isinstance(normalized_shape, (tuple, list)):
+            if len(normalized_shape) != 1:
+                raise ValueError(f"LayerNorm: this layer normalises (N, C) inputs over C "
+                                 f"only; got normalized_shape={normalized_shape!r}")
+            normalized_shape = normalized_shape[0]
+        self.normalized_shape = check_positive_int(normalized_shape, "normalized_shape",
+                                                   "LayerNorm")
+        self.eps = check_real(eps, "eps", "LayerNorm")
+        if self.eps <= 0:
+            raise ValueError(f"LayerNorm: eps must be positive (it keeps 1/sqrt(var + eps) "
+                             f"finite for a constant example), got {eps!r}")
+        self.elementwise_affine = bool(elementwise_affine)
+        dtype = check_float_dtype(dtype, "LayerNorm")
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+            self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+        else:
+            self.weight = self.bias = None
+
+    def _name(self) -> str:
+        return f"LayerNorm({self.normalized_shape})"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = as_float_array(x, self._name())
+        if x.ndim != 2 or x.shape[1] != self.normalized_shape:
+            raise ValueError(
+                f"{self._name()} got input of shape {x.shape}; expected "
+                f"(batch, {self.normalized_shape}). Check that normalized_shape equals the "
+                f"width of the previous layer.")
+        if self.elementwise_affine:   # without parameters, follow the input's dtype
+            x = np.asarray(x, dtype=self.weight.dtype)
+        weight, bias = ((self.weight.data, self.bias.data) if self.elementwise_affine
+                        else (None, None))
+        y, x_hat, inv_std = F.layer_norm(x, weight, bias, self.eps)
+        self._cache = (x_hat, inv_std)
+        return y
+
+    def backward(self, grad_out: np.ndarray, *,
+                 needs_input_grad: bool = True) -> np.ndarray | None:
+        """Gradients as in ``functional.layer_norm_backward``."""
+        x_hat, inv_std = self._take_cache()
+        grad_out = check_grad_out(self._name(), grad_out, x_hat.shape, x_hat.dtype)
+        weight = self.weight.data if self.elementwise_affine else None
+        grad_x, grad_weight, grad_bias = F.layer_norm_backward(grad_out, x_hat, inv_std, weight)
+        if self.elementwise_affine:
+            self.weight.accumulate_grad(grad_weight)
+            self.bias.accumulate_grad(grad_bias)
+        return grad_x if needs_input_grad else None
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")

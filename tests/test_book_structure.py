@@ -165,6 +165,7 @@ REQUIRED_REFERENCES = {
     "alpaydin1998optdigits": ("UCI Machine Learning Repository", "1998"),
     "zhang2023dive": ("Cambridge University Press", "2023"),
     "prince2023understanding": ("MIT Press", "2023"),
+    "ba2016layer": ("1607.06450", "2016"),
 }
 
 

@@ -137,6 +137,35 @@ def test_batch_norm_backward_is_the_gradient(affine, batch_stats, rng):
                                                             grad_out), atol=1e-7)
 
 
+@pytest.mark.parametrize("n", [2, 7])
+def test_batch_norm_backward_graph_equals_the_closed_form_and_the_gradient(n, rng):
+    x = rng.normal(1.0, 2.0, (n, 4))
+    weight = rng.uniform(-2, 2, 4)
+    grad_out = rng.standard_normal(x.shape)
+    _, x_hat, inv_std, *_ = F.batch_norm_train(x, weight, np.zeros(4), 1e-5)
+    closed, _, _ = F.batch_norm_backward(grad_out, x_hat, inv_std, weight)
+    graph = F.batch_norm_backward_graph(grad_out, x, weight, 1e-5)
+    np.testing.assert_allclose(graph, closed, rtol=1e-10, atol=1e-12)
+    forward = lambda v: F.batch_norm_train(v, weight, np.zeros(4), 1e-5)[0]  # noqa: E731
+    np.testing.assert_allclose(graph, numerical_vjp(forward, x, grad_out), atol=1e-7)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layer_norm_backward_is_the_gradient(affine, rng):
+    x = rng.normal(1.0, 2.0, (5, 6))
+    weight, bias = (rng.uniform(-2, 2, 6), rng.standard_normal(6)) if affine else (None, None)
+    forward = lambda v, w=weight, b=bias: F.layer_norm(v, w, b, 1e-5)[0]  # noqa: E731
+    grad_out = rng.standard_normal(x.shape)
+    _, x_hat, inv_std = F.layer_norm(x, weight, bias, 1e-5)
+    grad_x, grad_weight, grad_bias = F.layer_norm_backward(grad_out, x_hat, inv_std, weight)
+    np.testing.assert_allclose(grad_x, numerical_vjp(forward, x, grad_out), atol=1e-7)
+    if affine:
+        np.testing.assert_allclose(grad_weight, numerical_vjp(lambda w: forward(x, w=w), weight,
+                                                              grad_out), atol=1e-7)
+        np.testing.assert_allclose(grad_bias, numerical_vjp(lambda b: forward(x, b=b), bias,
+                                                            grad_out), atol=1e-7)
+
+
 # ----- losses ---------------------------------------------------------------------------
 def test_softmax_cross_entropy_value_and_gradient(rng):
     logits, targets = rng.standard_normal((5, 4)), np.array([0, 3, 1, 1, 2])

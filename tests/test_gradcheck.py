@@ -5,7 +5,7 @@ import pytest
 
 from mlpcore import functional as F
 from mlpcore.gradcheck import GradcheckReport, gradcheck, gradcheck_loss, relative_error
-from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LeakyReLU, Linear, ReLU, Residual,
+from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LayerNorm, LeakyReLU, Linear, ReLU, Residual,
                             Sequential, Sigmoid, Tanh)
 from mlpcore.losses import CrossEntropyLoss, MSELoss
 
@@ -25,6 +25,13 @@ def trained_batchnorm(num_features=4, **kwargs):
     return layer
 
 
+def layer_norm_with_affine(num_features):
+    layer = LayerNorm(num_features, dtype=np.float64)
+    layer.weight.data[:] = default_rng(7).uniform(-2.0, 2.0, num_features)  # γ varies per feature
+    layer.bias.data[:] = default_rng(8).standard_normal(num_features)
+    return layer
+
+
 CASES = {
     "Linear": lambda: Linear(5, 4, rng=default_rng(0)),
     "Linear(bias=False)": lambda: Linear(5, 4, bias=False, rng=default_rng(0)),
@@ -40,6 +47,8 @@ CASES = {
     "BatchNorm1d(eval)": lambda: trained_batchnorm(5).eval(),
     "BatchNorm1d(no affine, no stats)": lambda: BatchNorm1d(5, affine=False,
                                                             track_running_stats=False),
+    "LayerNorm": lambda: layer_norm_with_affine(5),
+    "LayerNorm(no affine)": lambda: LayerNorm(5, elementwise_affine=False),
     "Residual": lambda: Residual(Sequential(Linear(5, 5, rng=default_rng(0)), Tanh())),
     "MLP(train)": lambda: Sequential(
         Linear(5, 6, rng=default_rng(0)), BatchNorm1d(6), ReLU(),

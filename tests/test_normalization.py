@@ -1,5 +1,6 @@
 """BatchNorm1d: batch and running statistics (PyTorch's rules), eval mode, options,
-errors. Gradients: test_gradcheck.py; against PyTorch: test_parity_layers.py."""
+errors; LayerNorm: per-example statistics, no batch dependence. Gradients:
+test_gradcheck.py; against PyTorch: test_parity_layers.py."""
 import numpy as np
 from numpy.random import default_rng
 import pytest
@@ -84,3 +85,21 @@ def test_batchnorm_parameters_buffers_and_options():
         BatchNorm1d(3, momentum=1.5)
     with pytest.raises(ValueError, match="eps must be positive"):
         BatchNorm1d(3, eps=0)
+
+
+def test_layernorm_normalises_each_example_and_ignores_batch_mates():
+    from mlpcore import LayerNorm
+    rng = default_rng(3)
+    x = rng.normal(3.0, 2.0, size=(6, 5))
+    layer = LayerNorm(5, dtype=np.float64)
+    y = layer(x)
+    np.testing.assert_allclose(y.mean(axis=1), 0, atol=1e-12)
+    np.testing.assert_allclose(y.var(axis=1), x.var(axis=1) / (x.var(axis=1) + 1e-5), rtol=1e-12)
+    alone = layer(x[2:3])
+    np.testing.assert_array_equal(alone[0], layer(x[[2, 0, 5]])[0])
+    with pytest.raises(ValueError, match=r"LayerNorm\(5\) got input of shape \(4, 3\)"):
+        layer(np.ones((4, 3)))
+    with pytest.raises(ValueError, match="eps must be positive"):
+        LayerNorm(5, eps=0)
+    assert [name for name, _ in layer.named_parameters()] == ["weight", "bias"]
+    assert list(LayerNorm(5, elementwise_affine=False).parameters()) == []

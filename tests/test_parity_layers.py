@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch", reason="PyTorch not installed: parity tests
                                             "(pip install torch==2.13.0 to run them)")
 
 from mlpcore import functional as F  # noqa: E402
-from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LeakyReLU, Linear,  # noqa: E402
+from mlpcore.layers import (ELU, BatchNorm1d, Dropout, LayerNorm, LeakyReLU, Linear,  # noqa: E402
                             ReLU, Sigmoid, Tanh)
 from mlpcore.losses import CrossEntropyLoss, MSELoss  # noqa: E402
 
@@ -148,6 +148,36 @@ def test_batchnorm_matches_torch_over_training_then_eval(momentum):
             close(ours.running_mean, theirs.running_mean)
             close(ours.running_var, theirs.running_var)
             assert int(ours.num_batches_tracked) == int(theirs.num_batches_tracked)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layernorm_matches_torch(affine):
+    """torch.nn.LayerNorm(C): each row normalised over its C features, biased variance,
+    eps=1e-5 inside the square root, per-feature gamma and beta; values and gradients."""
+    num_features = 6
+    ours = LayerNorm(num_features, elementwise_affine=affine, dtype=np.float64)
+    theirs = torch.nn.LayerNorm(num_features, elementwise_affine=affine, dtype=torch.float64)
+    assert ours.eps == theirs.eps == 1e-5
+    if affine:
+        gamma, beta = default_rng(3).uniform(-2, 2, num_features), default_rng(4).standard_normal(num_features)
+        ours.weight.data[:] = gamma
+        ours.bias.data[:] = beta
+        with torch.no_grad():
+            theirs.weight.copy_(torch.from_numpy(gamma))
+            theirs.bias.copy_(torch.from_numpy(beta))
+    x = default_rng(5).normal(2.0, 3.0, size=(5, num_features))
+    x[1] = 0.25                      # a row with variance 0: eps alone keeps it finite
+    grad_out = default_rng(6).standard_normal(x.shape)
+    x_t = leaf(x)
+    y_t = theirs(x_t)
+    y_t.backward(torch.from_numpy(grad_out))
+    close(ours(x), y_t)
+    close(ours.backward(grad_out), x_t.grad, rtol=1e-10, atol=1e-12)
+    if affine:
+        close(ours.weight.grad, theirs.weight.grad)
+        close(ours.bias.grad, theirs.bias.grad)
+    one = ours.eval()(x[:1])          # no batch statistics: a batch of one is fine
+    close(one, theirs.eval()(torch.from_numpy(x[:1])))
 
 
 def test_batchnorm_batch_of_one_refused_like_torch():
