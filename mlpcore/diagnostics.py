@@ -302,7 +302,7 @@ def update_ratios(model: Module, optimizer, *, ratio: str = "norm") -> dict[str,
 
     Call it in place of ``optimizer.step()`` (the gradients must be set). The rule
     of thumb (CS231n, Karpathy) is ratios near 1e-3; chapter 5 measures which ratios
-    went with the fastest training of its small nets (between about 2e-3 and 2e-2, for
+    went with the fastest training of its small nets (between about 1e-3 and 2e-2, for
     SGD and Adam alike) and which with failure (above about 2e-2).
     """
     _check_ratio_kind(ratio, "update_ratios")
