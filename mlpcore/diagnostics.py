@@ -272,24 +272,44 @@ def activation_gradients(model: Module, loss_fn, X: np.ndarray, y: np.ndarray
 
 
 # ----- updates -------------------------------------------------------------------------
-def _ratio(before: np.ndarray, after: np.ndarray) -> float:
-    weight_norm = get_total_norm([before])
-    update_norm = get_total_norm([after - before])
-    return update_norm / weight_norm if weight_norm > 0 else math.inf
+RATIO_KINDS = ("norm", "std")
 
 
-def update_ratios(model: Module, optimizer) -> dict[str, float]:
+def _ratio(before: np.ndarray, after: np.ndarray, kind: str = "norm") -> float:
+    """||after - before|| / ||before|| ("norm"), or std(after - before) / std(before)
+    ("std", makemore's update-to-data ratio). The two differ only by the means: a norm
+    is sqrt(size) times the root mean square, and std**2 = mean square - mean**2."""
+    if kind == "std":
+        scale = float(np.std(before, dtype=np.float64))
+        change = float(np.std(after - before, dtype=np.float64))
+    else:
+        scale = get_total_norm([before])
+        change = get_total_norm([after - before])
+    return change / scale if scale > 0 else math.inf
+
+
+def _check_ratio_kind(kind: str, where: str) -> str:
+    if kind not in RATIO_KINDS:
+        raise ValueError(f"{where}: ratio must be 'norm' (||dW|| / ||W||) or 'std' "
+                         f"(std(dW) / std(W)), got {kind!r}")
+    return kind
+
+
+def update_ratios(model: Module, optimizer, *, ratio: str = "norm") -> dict[str, float]:
     """Take ONE optimiser step and return ||W_after - W_before|| / ||W_before||
-    for each Linear layer's weight, input side first.
+    for each Linear layer's weight, input side first (``ratio="std"``: makemore's
+    std(W_after - W_before) / std(W_before) instead).
 
-    Call it in place of ``optimizer.step()`` (the gradients must be set). As a
-    rule of thumb (Karpathy) ratios near 1e-3 are healthy; 1e-5 means the layer
-    barely learns, 1e-1 that the step is too big.
+    Call it in place of ``optimizer.step()`` (the gradients must be set). The rule
+    of thumb (CS231n, Karpathy) is ratios near 1e-3; chapter 5 measures which ratios
+    went with the fastest training of its small nets (between about 1e-3 and 2e-2, for
+    SGD and Adam alike) and which with failure (above about 2e-2).
     """
+    _check_ratio_kind(ratio, "update_ratios")
     layers = linear_layers(model)
     before = {name: layer.weight.data.copy() for name, layer in layers}
     optimizer.step()
-    return {name: _ratio(before[name], layer.weight.data) for name, layer in layers}
+    return {name: _ratio(before[name], layer.weight.data, ratio) for name, layer in layers}
 
 
 class Recorder:
@@ -301,13 +321,27 @@ class Recorder:
     i.e. after clipping) and ``update_ratios[name]`` = ||dW|| / ||W||; plus
     ``steps``, ``losses`` and ``total_grad_norms`` (before clipping). The weights
     are copied once per recorded step, into buffers allocated once.
+
+    ``ratio="std"`` records makemore's std(dW) / std(W) instead of the norm ratio.
+    ``probe=X`` (a fixed batch) also runs the model on X at each recorded step, after
+    the update, and keeps ``activations``: one ``activation_stats`` list per recorded
+    step (means, stds, saturated and dead fractions, histograms of ``bins`` bins);
+    ``saturated`` and ``dead`` give each layer's fraction over the recorded steps.
+    The probe forward runs in the model's current mode (training: Dropout draws
+    masks, BatchNorm updates its running statistics) and leaves the gradients alone.
     """
 
-    def __init__(self, model: Module, every: int = 1):
+    def __init__(self, model: Module, every: int = 1, *, ratio: str = "norm",
+                 probe: np.ndarray | None = None, bins: int = 30):
         self.every = check_positive_int(every, "every", "Recorder")
+        self.ratio = _check_ratio_kind(ratio, "Recorder")
         self.layers = linear_layers(model)
         if not self.layers:
             raise ValueError("Recorder: the model has no Linear layers to record")
+        self.model = model
+        self.probe = probe
+        self.bins = check_positive_int(bins, "bins", "Recorder")
+        self.activations: list[list[LayerStats]] = []
         self.steps: list[int] = []
         self.losses: list[float] = []
         self.total_grad_norms: list[float] = []
@@ -327,10 +361,36 @@ class Recorder:
                 grad = layer.weight.grad
                 self.grad_norms[name].append(get_total_norm([grad]) if grad is not None
                                              else math.nan)
-                self.update_ratios[name].append(_ratio(self._before[name], layer.weight.data))
+                self.update_ratios[name].append(_ratio(self._before[name], layer.weight.data,
+                                                       self.ratio))
+            if self.probe is not None:
+                self.activations.append(activation_stats(self.model, self.probe,
+                                                         bins=self.bins))
         if self._count % self.every == 0:  # the next call is a recorded step
             for name, layer in self.layers:
                 np.copyto(self._before[name], layer.weight.data)
+
+    def _fraction(self, field_name: str) -> dict[str, list[float]]:
+        if self.probe is None:
+            raise ValueError(f"Recorder.{field_name}: pass probe=X (a fixed batch) when "
+                             f"creating the Recorder to record activations")
+        series: dict[str, list[float]] = {}
+        for stats in self.activations:
+            for layer in stats:
+                value = getattr(layer, field_name)
+                if value is not None:
+                    series.setdefault(layer.name, []).append(value)
+        return series
+
+    @property
+    def saturated(self) -> dict[str, list[float]]:
+        """Each Tanh/Sigmoid layer's saturated fraction at every recorded step (needs probe)."""
+        return self._fraction("saturated")
+
+    @property
+    def dead(self) -> dict[str, list[float]]:
+        """Each ReLU layer's dead fraction at every recorded step (needs probe)."""
+        return self._fraction("dead")
 
     def __repr__(self) -> str:
         return (f"Recorder(every={self.every}, layers={len(self.layers)}, "

@@ -197,27 +197,48 @@ def plot_layer_norms(norms: Mapping, ax=None, title: str = "Gradient norm per la
 def plot_recorder(recorder, quantity: str = "update_ratios", ax=None, title: str | None = None):
     """Curves over training from a ``Recorder``, one per Linear layer, log y axis.
 
-    ``quantity``: ``"update_ratios"`` (||dW||/||W||, with Karpathy's 1e-3 rule-of-
-    thumb line) or ``"grad_norms"``.
+    ``quantity``: ``"update_ratios"`` (||dW||/||W||, or std(dW)/std(W) for a
+    ``Recorder(ratio="std")``, with the 1e-3 rule-of-thumb line), ``"grad_norms"``,
+    or, for a Recorder made with ``probe=X``, ``"saturated"`` or ``"dead"`` (the
+    fraction of each Tanh/Sigmoid or ReLU layer, linear y axis from 0 to 1).
+    Values that are 0 or not finite (a layer that stopped moving, a diverged run)
+    have no place on a log axis and are left out of its curve.
     """
     ax = _axes(ax)
-    if quantity not in ("update_ratios", "grad_norms"):
-        raise ValueError(f"plot_recorder: quantity must be 'update_ratios' or 'grad_norms', "
+    quantities = ("update_ratios", "grad_norms", "saturated", "dead")
+    if quantity not in quantities:
+        raise ValueError(f"plot_recorder: quantity must be one of {quantities}, "
                          f"got {quantity!r}")
     if not recorder.steps:
         raise ValueError("plot_recorder: the recorder has no steps yet; pass it to "
                          "fit(..., on_step=recorder) first")
-    for name, values in getattr(recorder, quantity).items():
-        ax.plot(recorder.steps, values, linewidth=1.5, label=name)
+    series = getattr(recorder, quantity)
+    if not series:
+        raise ValueError(f"plot_recorder: the model has no layer with a {quantity} "
+                         f"fraction (Tanh/Sigmoid for saturated, ReLU for dead)")
+    log = quantity in ("update_ratios", "grad_norms")
+    for name, values in series.items():
+        values = np.asarray(values, dtype=float)
+        if log:
+            values = np.where(np.isfinite(values) & (values > 0), values, np.nan)
+        ax.plot(recorder.steps[:len(values)], values, linewidth=1.5, label=name)
     if quantity == "update_ratios":
         ax.axhline(1e-3, color="0.4", linestyle=":", linewidth=1.5, label="1e-3 (rule of thumb)")
-        ylabel, default_title = "‖ΔW‖ / ‖W‖", "Update-to-weight ratio per layer"
-    else:
+        kind = getattr(recorder, "ratio", "norm")
+        ylabel = "std(ΔW) / std(W)" if kind == "std" else "‖ΔW‖ / ‖W‖"
+        default_title = "Update-to-weight ratio per layer"
+    elif quantity == "grad_norms":
         ylabel, default_title = "‖∂L/∂W‖", "Gradient norm per layer during training"
-    ax.set_yscale("log")
-    ax.set(xlabel="optimizer step", ylabel=f"{ylabel} (log scale)",
-           title=title or default_title)
-    ax.legend(ncols=2 if len(recorder.layers) > 4 else 1)
+    else:
+        ylabel = "saturated fraction" if quantity == "saturated" else "dead fraction"
+        default_title = f"{ylabel.capitalize()} per layer during training"
+    if log:
+        ax.set_yscale("log")
+        ylabel += " (log scale)"
+    else:
+        ax.set_ylim(-0.02, 1.02)
+    ax.set(xlabel="optimizer step", ylabel=ylabel, title=title or default_title)
+    ax.legend(ncols=2 if len(series) > 4 else 1)
     return ax
 
 

@@ -119,3 +119,27 @@ def test_plot_recorder(setup):
     assert ax.get_yscale() == "log"
     ax = plot_recorder(recorder, "grad_norms")
     assert_labelled(ax, 3)
+
+
+def test_plot_recorder_fractions_and_zero_ratios(setup):
+    import matplotlib.pyplot as plt
+    X, y = load_digits()
+    X, y = X[:64].astype(np.float32), y[:64]
+    rng = np.random.default_rng(0)
+    from mlpcore import ReLU as _ReLU
+    model = Sequential(Linear(64, 16, rng=rng), _ReLU(), Linear(16, 10, rng=rng))
+    model[0].bias.data[...] = -100.0                   # dead: the first weight never moves
+    recorder = Recorder(model, every=1, probe=X)
+    from mlpcore.optim import SGD as _SGD
+    fit(model, CrossEntropyLoss(), _SGD(model.parameters(), lr=0.1), X, y, epochs=1,
+        batch_size=32, rng=rng, on_step=recorder)
+    ax = plot_recorder(recorder, "dead")
+    assert ax.get_ylabel() == "dead fraction" and ax.get_ylim()[1] > 1
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [1.0, 1.0])
+    ax = plot_recorder(recorder)                       # the dead layer's zeros are left out
+    assert np.all(np.isnan(ax.lines[0].get_ydata()))
+    with pytest.raises(ValueError, match="saturated"):
+        plot_recorder(recorder, "saturated")
+    with pytest.raises(ValueError, match="one of"):
+        plot_recorder(recorder, "ratios")
+    plt.close("all")
