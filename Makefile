@@ -31,8 +31,10 @@ build-strict: $(STAMP)
 # its code cells and stored outputs are the book's, cell for cell, so one run checks both
 # (a failure at _build/edition/book/X.ipynb::Cell N is code cell N of book/X.ipynb, counting
 # from 0; the edition's extra cells, the revealed solutions, are Markdown).
+# Test files run one per core (pytest-xdist; --dist loadfile keeps a file's module fixtures,
+# such as a built student edition, in one worker).
 unit-and-notebooks: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n auto --dist loadfile tests
 	$(NBVAL)
 
 # nbval alone, over the edition the last build made (.ci/run repeats it with NumPy's wider

@@ -68,83 +68,175 @@ def reference_functions():
 
 
 # (exercise, mutant name, source, a fragment the hint must contain)
+INIT_HEAD = '''
+        def init_weight(fan_in, fan_out, scheme, nonlinearity, mode, rng):
+            gain = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5 / 3, "relu": np.sqrt(2.0)}[nonlinearity]
+'''
+
+
+def _init(body: str) -> str:
+    """A learner's init_weight: the gain table, then ``body`` (8 spaces of indent)."""
+    return INIT_HEAD + "\n".join("            " + line for line in body.strip("\n").split("\n")) + "\n"
+
+
+RIGHT_STD = '''if scheme.startswith("xavier"):
+    std = gain * np.sqrt(2 / (fan_in + fan_out))
+else:
+    std = gain / np.sqrt(fan_in if mode == "fan_in" else fan_out)'''
+RIGHT_DRAW = '''if scheme.endswith("uniform"):
+    a = np.sqrt(3) * std
+    return rng.uniform(-a, a, size=(fan_in, fan_out))
+return rng.normal(0, std, size=(fan_in, fan_out))'''
+
+INIT_MUTANTS = [
+    ("pytorch_layout", RIGHT_STD + '''
+if scheme.endswith("uniform"):
+    a = np.sqrt(3) * std
+    return rng.uniform(-a, a, size=(fan_out, fan_in))
+return rng.normal(0, std, size=(fan_out, fan_in))''', "(in, out)"),
+    # PyTorch's _calculate_fan_in_and_fan_out read as if our weight were (out, in)
+    ("pytorch_fans_on_our_layout", '''if scheme.startswith("xavier"):
+    std = gain * np.sqrt(2 / (fan_in + fan_out))
+else:
+    std = gain / np.sqrt(fan_out if mode == "fan_in" else fan_in)
+''' + RIGHT_DRAW, "shape[0] in the (in, out) layout"),
+    ("bound_is_std", RIGHT_STD + '''
+if scheme.endswith("uniform"):
+    return rng.uniform(-std, std, size=(fan_in, fan_out))
+return rng.normal(0, std, size=(fan_in, fan_out))''', "sqrt(3)·std, not the std itself"),
+    ("bound_times_three", RIGHT_STD + '''
+if scheme.endswith("uniform"):
+    return rng.uniform(-3 * std, 3 * std, size=(fan_in, fan_out))
+return rng.normal(0, std, size=(fan_in, fan_out))''', "the square root of 3"),
+    ("gain_on_the_variance", '''if scheme.startswith("xavier"):
+    std = np.sqrt(gain * 2 / (fan_in + fan_out))
+else:
+    std = np.sqrt(gain / (fan_in if mode == "fan_in" else fan_out))
+''' + RIGHT_DRAW, "carries gain²"),
+    ("no_gain", '''gain = 1.0
+''' + RIGHT_STD + "\n" + RIGHT_DRAW, "you left it out"),
+    ("relu_factor_twice", '''if scheme.startswith("xavier"):
+    std = gain * np.sqrt(2 / (fan_in + fan_out))
+else:
+    std = gain * np.sqrt(2 / (fan_in if mode == "fan_in" else fan_out))
+''' + RIGHT_DRAW, "no second factor 2"),
+    ("xavier_with_fan_in_only", '''if scheme.startswith("xavier"):
+    std = gain / np.sqrt(fan_in)
+else:
+    std = gain / np.sqrt(fan_in if mode == "fan_in" else fan_out)
+''' + RIGHT_DRAW, "not one fan alone"),
+    ("xavier_without_the_two", '''if scheme.startswith("xavier"):
+    std = gain * np.sqrt(1 / (fan_in + fan_out))
+else:
+    std = gain / np.sqrt(fan_in if mode == "fan_in" else fan_out)
+''' + RIGHT_DRAW, "harmonically"),
+    ("variance_as_scale", RIGHT_STD + '''
+if scheme.endswith("uniform"):
+    a = np.sqrt(3) * std
+    return rng.uniform(-a, a, size=(fan_in, fan_out))
+return rng.normal(0, std ** 2, size=(fan_in, fan_out))''', "STANDARD DEVIATION"),
+    ("uniform_from_zero", RIGHT_STD + '''
+if scheme.endswith("uniform"):
+    a = np.sqrt(3) * std
+    return rng.uniform(0, 2 * a, size=(fan_in, fan_out))
+return rng.normal(0, std, size=(fan_in, fan_out))''', "centred on 0"),
+    ("normal_for_uniform", RIGHT_STD + '''
+return rng.normal(0, std, size=(fan_in, fan_out))''', "tails beyond any bound"),
+    ("uniform_for_normal", RIGHT_STD + '''
+a = np.sqrt(3) * std
+return rng.uniform(-a, a, size=(fan_in, fan_out))''', "stops at sqrt(3)·std"),
+    ("keras_truncated_normal", RIGHT_STD + '''
+if scheme.endswith("uniform"):
+    a = np.sqrt(3) * std
+    return rng.uniform(-a, a, size=(fan_in, fan_out))
+z = rng.standard_normal((fan_in, fan_out))
+while np.any(np.abs(z) > 2):
+    bad = np.abs(z) > 2
+    z[bad] = rng.standard_normal(int(bad.sum()))
+return z * std / 0.87962566103423978''', "truncated normal"),
+    ("one_row_repeated", RIGHT_STD + '''
+if scheme.endswith("uniform"):
+    a = np.sqrt(3) * std
+    return np.tile(rng.uniform(-a, a, size=fan_out), (fan_in, 1))
+return np.tile(rng.normal(0, std, size=fan_out), (fan_in, 1))''', "independent draw"),
+    ("global_np_random", RIGHT_STD + '''
+if scheme.endswith("uniform"):
+    a = np.sqrt(3) * std
+    return np.random.uniform(-a, a, size=(fan_in, fan_out))
+return np.random.normal(0, std, size=(fan_in, fan_out))''', "draw from the generator `rng`"),
+    ("own_fixed_seed", "rng = np.random.default_rng(0)\n" + RIGHT_STD + "\n" + RIGHT_DRAW,
+     "draw from the generator `rng`"),
+]
+
+
+CLIP_HEAD = '''
+        def clip_grad_norm(grads, max_norm, norm_type):
+'''
+
+
+def _clip(body: str) -> str:
+    return CLIP_HEAD + "\n".join("            " + line for line in body.strip("\n").split("\n")) + "\n"
+
+
+RIGHT_TOTAL = '''flat = np.concatenate([np.ravel(g) for g in grads])
+total = float(np.linalg.norm(flat, ord=norm_type))'''
+RIGHT_SCALE = '''factor = min(1.0, max_norm / (total + 1e-6))
+return [g * factor for g in grads], total'''
+
+CLIP_MUTANTS = [
+    ("per_tensor", RIGHT_TOTAL + '''
+return [g * min(1.0, max_norm / (np.linalg.norm(np.ravel(g), ord=norm_type) + 1e-6))
+        for g in grads], total''', "ALL gradients together"),
+    ("always_scales", RIGHT_TOTAL + '''
+return [g * max_norm / (total + 1e-6) for g in grads], total''', "only scale DOWN"),
+    ("norm_after_clipping", RIGHT_TOTAL + '''
+factor = min(1.0, max_norm / (total + 1e-6))
+return [g * factor for g in grads], total * factor''', "BEFORE clipping"),
+    ("value_clipping", RIGHT_TOTAL + '''
+return [np.clip(g, -max_norm, max_norm) for g in grads], total''', "np.clip"),
+    ("in_place", RIGHT_TOTAL + '''
+for g in grads:
+    g *= min(1.0, max_norm / (total + 1e-6))
+return grads, total''', "an array inside `grads`"),
+    ("sum_of_array_norms", '''total = float(sum(np.linalg.norm(np.ravel(g), ord=norm_type) for g in grads))
+''' + RIGHT_SCALE, "not the sum of the"),
+    ("largest_array_norm", '''total = float(max(np.linalg.norm(np.ravel(g), ord=norm_type) for g in grads))
+''' + RIGHT_SCALE, "not just the largest"),
+    ("array_norms_combined_as_l2", '''norms = [np.linalg.norm(np.ravel(g), ord=norm_type) for g in grads]
+total = float(np.sqrt(sum(n ** 2 for n in norms)))
+''' + RIGHT_SCALE, "with the SAME p"),
+    ("norm_type_ignored", '''total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
+''' + RIGHT_SCALE, "you computed the L2 norm"),
+    ("no_root", '''if norm_type == np.inf:
+    total = float(max(np.max(np.abs(g)) for g in grads))
+else:
+    total = float(sum(np.sum(np.abs(g) ** norm_type) for g in grads))
+''' + RIGHT_SCALE, "ROOT"),
+    ("no_absolute_value", '''if norm_type == np.inf:
+    total = float(max(np.max(g) for g in grads))
+else:
+    total = float(sum(np.sum(g ** norm_type) for g in grads) ** (1 / norm_type))
+''' + RIGHT_SCALE, "ABSOLUTE values"),
+    ("root_mean_square", '''flat = np.concatenate([np.ravel(g) for g in grads])
+if norm_type == np.inf:
+    total = float(np.max(np.abs(flat)))
+else:
+    total = float(np.mean(np.abs(flat) ** norm_type) ** (1 / norm_type))
+''' + RIGHT_SCALE, "root-mean-square"),
+    ("inverted_factor", RIGHT_TOTAL + '''
+factor = max(1.0, (total + 1e-6) / max_norm)
+return [g * factor for g in grads], total''', "not its inverse"),
+    ("no_eps", RIGHT_TOTAL + '''
+factor = min(1.0, max_norm / total) if total > 0 else 1.0
+return [g * factor for g in grads], total''', "total_norm + 1e-6"),
+]
+
+NEW_MUTANTS = ([("ch03.init_weight", name, _init(body), hint) for name, body, hint in INIT_MUTANTS]
+               + [("ch03.clip_grad_norm", name, _clip(body), hint)
+                  for name, body, hint in CLIP_MUTANTS])
+
+
 MUTANTS = [
-    # ---- ch03.init_weight
-    ("ch03.init_weight", "pytorch_layout", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / (fan_in + fan_out))
-                return rng.uniform(-a, a, size=(fan_out, fan_in))
-            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_out, fan_in))
-        """, "(in, out)"),
-    ("ch03.init_weight", "bound_is_std", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(2 / (fan_in + fan_out))
-                return rng.uniform(-a, a, size=(fan_in, fan_out))
-            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
-        """, "a²/3"),
-    ("ch03.init_weight", "he_without_factor_two", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / (fan_in + fan_out))
-                return rng.uniform(-a, a, size=(fan_in, fan_out))
-            return rng.normal(0, np.sqrt(1 / fan_in), size=(fan_in, fan_out))
-        """, "halving the second moment"),
-    ("ch03.init_weight", "variance_as_scale", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / (fan_in + fan_out))
-                return rng.uniform(-a, a, size=(fan_in, fan_out))
-            return rng.normal(0, 2 / fan_in, size=(fan_in, fan_out))
-        """, "STANDARD DEVIATION"),
-    ("ch03.init_weight", "he_for_both", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / fan_in)
-                return rng.uniform(-a, a, size=(fan_in, fan_out))
-            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
-        """, "He's variance"),
-    ("ch03.init_weight", "uniform_for_he", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            a = np.sqrt(6 / (fan_in + fan_out)) if scheme == "xavier_uniform" else np.sqrt(6 / fan_in)
-            return rng.uniform(-a, a, size=(fan_in, fan_out))
-        """, "NORMAL"),
-    # ---- ch03.clip_grad_norm
-    ("ch03.clip_grad_norm", "per_tensor", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-            return [g * min(1.0, max_norm / np.linalg.norm(g)) for g in grads], total
-        """, "ALL gradients together"),
-    ("ch03.clip_grad_norm", "always_scales", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-            return [g * max_norm / total for g in grads], total
-        """, "only scale DOWN"),
-    ("ch03.clip_grad_norm", "norm_after_clipping", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-            factor = min(1.0, max_norm / total)
-            return [g * factor for g in grads], total * factor
-        """, "BEFORE clipping"),
-    ("ch03.clip_grad_norm", "value_clipping", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-            return [np.clip(g, -max_norm, max_norm) for g in grads], total
-        """, "np.clip"),
-    ("ch03.clip_grad_norm", "squared_norm", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(sum(np.sum(g * g) for g in grads))
-            factor = min(1.0, max_norm / np.sqrt(total))
-            return [g * factor for g in grads], total
-        """, "square root"),
-    ("ch03.clip_grad_norm", "in_place", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-            for g in grads:
-                g *= min(1.0, max_norm / total)
-            return grads, total
-        """, "an array inside `grads`"),
     # ---- ch03.batchnorm_train_forward
     ("ch03.batchnorm_train_forward", "unbiased_normalisation", """
         def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
@@ -248,117 +340,6 @@ MUTANTS = [
                 return "vanishing"
             return "healthy"
         """, "dying ReLU"),
-    ("ch03.init_weight", "global_np_random", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / (fan_in + fan_out))
-                return np.random.uniform(-a, a, size=(fan_in, fan_out))
-            return np.random.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
-        """, "draw from the generator `rng`"),
-    ("ch03.init_weight", "own_fixed_seed", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            mine = np.random.default_rng(0)
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / (fan_in + fan_out))
-                return mine.uniform(-a, a, size=(fan_in, fan_out))
-            return mine.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
-        """, "draw from the generator `rng`"),
-    ("ch03.init_weight", "keras_truncated_he", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / (fan_in + fan_out))
-                return rng.uniform(-a, a, size=(fan_in, fan_out))
-            z = rng.standard_normal((fan_in, fan_out))
-            while np.any(np.abs(z) > 2):
-                bad = np.abs(z) > 2
-                z[bad] = rng.standard_normal(int(bad.sum()))
-            return z * np.sqrt(2 / fan_in) / 0.87962566103423978
-        """, "truncated normal"),
-    ("ch03.init_weight", "he_with_fan_out", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / (fan_in + fan_out))
-                return rng.uniform(-a, a, size=(fan_in, fan_out))
-            return rng.normal(0, np.sqrt(2 / fan_out), size=(fan_in, fan_out))
-        """, "number of INPUTS"),
-    ("ch03.init_weight", "xavier_normal_for_uniform", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                return rng.normal(0, np.sqrt(2 / (fan_in + fan_out)), size=(fan_in, fan_out))
-            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
-        """, "tails beyond any bound"),
-    ("ch03.init_weight", "he_with_xavier_variance", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            a = np.sqrt(6 / (fan_in + fan_out))
-            if scheme == "xavier_uniform":
-                return rng.uniform(-a, a, size=(fan_in, fan_out))
-            return rng.normal(0, np.sqrt(2 / (fan_in + fan_out)), size=(fan_in, fan_out))
-        """, "that is Xavier's variance"),
-    ("ch03.init_weight", "xavier_with_lecun_variance", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(3 / fan_in)
-                return rng.uniform(-a, a, size=(fan_in, fan_out))
-            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
-        """, "LeCun"),
-    ("ch03.init_weight", "xavier_without_the_two", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(3 / (fan_in + fan_out))
-                return rng.uniform(-a, a, size=(fan_in, fan_out))
-            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
-        """, "harmonically"),
-    ("ch03.init_weight", "one_row_repeated", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / (fan_in + fan_out))
-                return np.tile(rng.uniform(-a, a, size=fan_out), (fan_in, 1))
-            return np.tile(rng.normal(0, np.sqrt(2 / fan_in), size=fan_out), (fan_in, 1))
-        """, "independent draw"),
-    ("ch03.init_weight", "uniform_from_zero", """
-        def init_weight(fan_in, fan_out, scheme, rng):
-            if scheme == "xavier_uniform":
-                a = np.sqrt(6 / (fan_in + fan_out))
-                return rng.uniform(0, 2 * a, size=(fan_in, fan_out))
-            return rng.normal(0, np.sqrt(2 / fan_in), size=(fan_in, fan_out))
-        """, "centred on 0"),
-    ("ch03.clip_grad_norm", "sum_of_array_norms", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(sum(np.linalg.norm(g) for g in grads))
-            factor = min(1.0, max_norm / (total + 1e-6))
-            return [g * factor for g in grads], total
-        """, "not the sum"),
-    ("ch03.clip_grad_norm", "scaled_by_the_sum_of_norms", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-            factor = min(1.0, max_norm / (sum(np.linalg.norm(g) for g in grads) + 1e-6))
-            return [g * factor for g in grads], total
-        """, "not the sum"),
-    ("ch03.clip_grad_norm", "largest_array_norm", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(max(np.linalg.norm(g) for g in grads))
-            factor = min(1.0, max_norm / (total + 1e-6))
-            return [g * factor for g in grads], total
-        """, "largest array's norm"),
-    ("ch03.clip_grad_norm", "l1_norm", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(sum(np.sum(np.abs(g)) for g in grads))
-            factor = min(1.0, max_norm / (total + 1e-6))
-            return [g * factor for g in grads], total
-        """, "L1 norm"),
-    ("ch03.clip_grad_norm", "root_mean_square", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(np.sqrt(np.mean(np.concatenate([np.ravel(g) ** 2 for g in grads]))))
-            factor = min(1.0, max_norm / (total + 1e-6))
-            return [g * factor for g in grads], total
-        """, "root-mean-square"),
-    ("ch03.clip_grad_norm", "inverted_factor", """
-        def clip_grad_norm(grads, max_norm):
-            total = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
-            if total > max_norm:
-                return [g * total / max_norm for g in grads], total
-            return [g.copy() for g in grads], total
-        """, "not its inverse"),
     ("ch03.batchnorm_train_forward", "running_statistics_in_training", """
         def batchnorm_train_forward(x, gamma, beta, running_mean, running_var, momentum, eps):
             n = x.shape[0]
@@ -503,7 +484,7 @@ MUTANTS = [
                 return "vanishing"
             return "healthy"
         """, "the same at any weight scale"),
-]
+] + NEW_MUTANTS
 
 
 def test_reference_solutions_score_full_points(reference_functions, capsys):
@@ -576,29 +557,67 @@ def test_student_edition_scores_zero(tmp_path, capsys):
     assert "not attempted yet" in capsys.readouterr().out
 
 
+INITIALISERS = {"xavier_uniform": init.xavier_uniform_, "xavier_normal": init.xavier_normal_,
+                "kaiming_uniform": init.kaiming_uniform_, "kaiming_normal": init.kaiming_normal_}
+
+
+def _draw_with(library, case_inputs, to_ours=lambda w: w):
+    """The case's weight drawn by ``library``'s initialiser of that scheme, with the
+    case's gain or mode (``to_ours`` turns the library's array into (in, out))."""
+    fan_in, fan_out, scheme, nonlinearity, mode, rng = case_inputs
+    if library is init:
+        weight = np.empty((fan_in, fan_out))
+        kwargs = {"rng": rng}
+    else:   # torch: the same layer's weight is (out, in)
+        weight = library.empty(fan_out, fan_in, dtype=library.float64)
+        library = library.nn.init
+        kwargs = {}
+    initialiser = getattr(library, scheme + "_")
+    if scheme.startswith("xavier"):
+        initialiser(weight, gain=library.calculate_gain(nonlinearity), **kwargs)
+    else:
+        initialiser(weight, a=0, mode=mode, nonlinearity=nonlinearity, **kwargs)
+    return to_ours(weight)
+
+
 def test_init_judge_passes_mlpcore_init_on_many_seeds():
     """mlpcore.init's own draws pass every init case of many seeds: the DKW threshold
     (false fail <= 1e-9 per case) leaves a correct draw alone whatever the sizes."""
     for seed in range(8):
         for case in get_exercise("ch03.init_weight").cases_for(seed):
-            fan_in, fan_out, scheme, rng = case.make_inputs()
-            weight = np.empty((fan_in, fan_out))
-            if scheme == ch03.XAVIER:
-                init.xavier_uniform_(weight, rng=rng)
-            else:
-                init.kaiming_normal_(weight, nonlinearity="relu", rng=rng)
+            weight = _draw_with(init, case.make_inputs())
             assert ch03._judge_init(case.make_inputs(), weight) is None, (seed, case.name)
+
+
+def test_init_reference_is_pytorchs():
+    """torch.nn.init's draws for the same layer, (out, in) transposed to (in, out), pass
+    every case (gains, modes and the uniform bound are PyTorch's), and the gains are
+    calculate_gain's."""
+    torch = pytest.importorskip("torch")
+    for name, gain in ch03.GAINS.items():
+        assert math.isclose(torch.nn.init.calculate_gain(name), gain, rel_tol=1e-12), name
+    torch.manual_seed(0)
+    for seed in (PUBLIC_CASES_SEED, 3):
+        for case in get_exercise("ch03.init_weight").cases_for(seed):
+            weight = _draw_with(torch, case.make_inputs(), lambda w: w.numpy().T.copy())
+            assert ch03._judge_init(case.make_inputs(), weight) is None, (seed, case.name)
+            fan_in, fan_out, scheme, nonlinearity, mode, _ = case.make_inputs()
+            if scheme.endswith("uniform"):   # the bound, to the last digit
+                std = ch03._expected_std(fan_in, fan_out, scheme, nonlinearity, mode)
+                assert math.sqrt(3) * std * 0.98 < np.abs(weight).max() <= math.sqrt(3) * std
 
 
 def test_init_distribution_check_has_the_power_it_claims():
     """Against distributions with the right variance but the wrong shape, the large
-    He case fails them: its KS threshold is below half the distance to each."""
-    case = get_exercise("ch03.init_weight").cases[4]
-    fan_in, fan_out, scheme, _ = case.make_inputs()
+    normal case fails them: its KS threshold is below half the distance to each."""
+    case = next(case for case in get_exercise("ch03.init_weight").cases
+                if "200,000" in case.name)
+    fan_in, fan_out, scheme, nonlinearity, mode, _ = case.make_inputs()
+    assert scheme == ch03.KAIMING_NORMAL
     threshold = ch03._dkw_threshold(fan_in * fan_out)
     assert fan_in * fan_out >= 200_000 and threshold < 0.0074
     rng = np.random.default_rng(5)
-    std = math.sqrt(2 / fan_in)
+    std = ch03._expected_std(fan_in, fan_out, scheme, nonlinearity, mode)
     z = rng.standard_normal((fan_in, fan_out))
     while np.any(np.abs(z) > 2):
         bad = np.abs(z) > 2
@@ -608,19 +627,42 @@ def test_init_distribution_check_has_the_power_it_claims():
               "logistic": rng.logistic(0, std * math.sqrt(3) / math.pi, (fan_in, fan_out)),
               "laplace": rng.laplace(0, std / math.sqrt(2), (fan_in, fan_out))}
     for name, weight in others.items():
-        assert ch03._ks_distance(weight, scheme, std ** 2) > 2 * threshold, name
+        assert ch03._ks_distance(weight, False, std ** 2) > 2 * threshold, name
+
+
+def _clip_cases_inputs(seeds=(PUBLIC_CASES_SEED, 1, 2)):
+    for seed in seeds:
+        for case in get_exercise("ch03.clip_grad_norm").cases_for(seed):
+            yield case.name, case.make_inputs()
 
 
 def test_clip_reference_matches_mlpcore():
-    grads = [np.random.default_rng(1).standard_normal(s) * 10 for s in ((3, 4), (5,))]
-    params = [Parameter(np.zeros_like(g)) for g in grads]
-    for param, grad in zip(params, grads):
-        param.grad = grad.copy()
-    total = clip_grad_norm_(params, 1.0)
-    clipped, reference_total = ch03._clip_reference(grads, 1.0)
-    assert math.isclose(total, reference_total, rel_tol=1e-12)
-    for param, want in zip(params, clipped):
-        np.testing.assert_allclose(param.grad, want, rtol=1e-12)
+    for name, (grads, max_norm, norm_type) in _clip_cases_inputs():
+        params = [Parameter(np.zeros_like(g)) for g in grads]
+        for param, grad in zip(params, grads):
+            param.grad = grad.copy()
+        total = clip_grad_norm_(params, max_norm, norm_type=norm_type)
+        clipped, reference_total = ch03._clip_reference(grads, max_norm, norm_type)
+        assert math.isclose(total, reference_total, rel_tol=1e-12, abs_tol=1e-300), name
+        for param, want in zip(params, clipped):
+            np.testing.assert_allclose(param.grad, want, rtol=1e-12, atol=0, err_msg=name)
+
+
+def test_clip_reference_is_pytorchs():
+    """torch.nn.utils.clip_grad_norm_ on the same gradients (float64): the same total
+    norm before clipping (orders 1, 2, 3 and inf), the same clipped gradients, the
+    1e-6 of the tiny case included."""
+    torch = pytest.importorskip("torch")
+    for name, (grads, max_norm, norm_type) in _clip_cases_inputs():
+        params = [torch.zeros(np.shape(g), dtype=torch.float64, requires_grad=True) for g in grads]
+        for param, grad in zip(params, grads):
+            param.grad = torch.from_numpy(np.array(grad, dtype=np.float64))
+        total = float(torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=norm_type))
+        clipped, reference_total = ch03._clip_reference(grads, max_norm, norm_type)
+        assert math.isclose(total, reference_total, rel_tol=1e-12, abs_tol=1e-300), name
+        for param, want in zip(params, clipped):
+            np.testing.assert_allclose(param.grad.numpy(), want, rtol=1e-12, atol=0,
+                                       err_msg=name)
 
 
 def test_batchnorm_reference_matches_mlpcore():

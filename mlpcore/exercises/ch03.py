@@ -26,6 +26,46 @@ from mlpcore.exercises._compare import compare_array, compare_outputs, describe
 from mlpcore.exercises._registry import Case, Exercise, Failure
 
 
+# ------------------------------------------ 1. PyTorch's initialisers in the (in, out) layout
+XAVIER_UNIFORM, XAVIER_NORMAL = "xavier_uniform", "xavier_normal"
+KAIMING_UNIFORM, KAIMING_NORMAL = "kaiming_uniform", "kaiming_normal"
+UNIFORM_SCHEMES = (XAVIER_UNIFORM, KAIMING_UNIFORM)
+#: torch.nn.init.calculate_gain for the nonlinearities of the exercise
+GAINS = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0)}
+FALSE_FAIL = 1e-9   # probability that a correct draw fails one distribution check
+LAYOUT = ("mlpcore stores a weight as (in, out) so that a layer computes x @ W: "
+          "return shape (fan_in, fan_out), not PyTorch's (out, in)")
+FAN_SWAPPED = ("mode names the fan the variance divides by: \"fan_in\" is the number of "
+               "INPUTS, which is shape[0] in the (in, out) layout (PyTorch, storing (out, in), "
+               "reads it from shape[1]); \"fan_out\" is the number of outputs")
+BOUND_IS_STD = ("a uniform U(-a, a) has variance a²/3: for a given std the bound is "
+                "sqrt(3)·std, not the std itself")
+BOUND_TIMES_THREE = ("a uniform U(-a, a) has variance a²/3, so a = sqrt(3)·std: the square "
+                     "root of 3, not 3")
+GAIN_NOT_SQUARED = ("the gain multiplies the STANDARD DEVIATION, so the variance carries "
+                    "gain²: Var = gain² / fan (Kaiming) or gain² · 2 / (fan_in + fan_out) "
+                    "(Xavier)")
+NO_GAIN = ("the nonlinearity sets a gain that multiplies the std (calculate_gain: √2 for "
+           "ReLU, 5/3 for tanh, 1 for linear and sigmoid); you left it out")
+RELU_TWICE = ("calculate_gain(\"relu\") = √2 already holds ReLU's factor 2: "
+              "Var = gain² / fan, with no second factor 2")
+XAVIER_ONE_FAN = ("Xavier averages the two conditions: its variance uses fan_in + fan_out "
+                  "(the harmonic mean), not one fan alone")
+XAVIER_NO_TWO = ("Xavier's variance is gain² · 2 / (fan_in + fan_out): the 2 comes from "
+                 "averaging 1/fan_in and 1/fan_out harmonically")
+VARIANCE_AS_STD = ("NumPy's `scale` is the STANDARD DEVIATION: pass the square root of the "
+                   "variance, not the variance")
+NOT_CENTRED = "the weights must be centred on 0: U(-a, a) or N(0, std²)"
+UNIFORM_NOT_NORMAL = ("a *_uniform scheme draws from U(-a, a), which has a hard bound; a "
+                      "normal distribution has tails beyond any bound")
+NORMAL_NOT_UNIFORM = ("a *_normal scheme draws from a NORMAL distribution: rng.normal(0, std, "
+                      "size=...); a uniform one of the same variance stops at sqrt(3)·std")
+NOT_TRUNCATED = ("kaiming_normal is a plain normal with its tails: a truncated normal "
+                 "(Keras's he_normal) is another distribution")
+NOT_INDEPENDENT = ("every entry is its own independent draw: draw the whole "
+                   "(fan_in, fan_out) array at once, not one row or column repeated")
+
+
 def _int(rng: np.random.Generator, low: int, high: int) -> int:
     """An integer in [low, high], both included."""
     return int(rng.integers(low, high + 1))
@@ -42,48 +82,45 @@ RNG_UNUSED = ("draw from the generator `rng` you are given (rng.uniform, rng.nor
               "draws")
 
 
-# ------------------------------------------------------- 1. Xavier and He for (in, out)
-XAVIER, HE = "xavier_uniform", "he_normal"
-FALSE_FAIL = 1e-9   # probability that a correct draw fails one distribution check
-LAYOUT = ("mlpcore stores a weight as (in, out) so that a layer computes x @ W: "
-          "return shape (fan_in, fan_out), not PyTorch's (out, in)")
-BOUND_IS_STD = ("a uniform U(-a, a) has variance a²/3, so for variance v the bound is "
-                "a = sqrt(3 v), not sqrt(v)")
-XAVIER_IS_NOT_HE = ("that is He's variance 2/fan_in; Xavier averages the forward "
-                    "and backward conditions: Var = 2 / (fan_in + fan_out)")
-XAVIER_ONE = ("Var = 2 / (fan_in + fan_out): the 2 comes from averaging 1/fan_in and "
-              "1/fan_out harmonically")
-XAVIER_LECUN = ("1/fan_in is LeCun's variance (only the forward condition), not Xavier: "
-                "Var = 2 / (fan_in + fan_out)")
-HE_HALF = ("ReLU zeroes half of its input, halving the second moment: He doubles the "
-           "variance, Var = 2 / fan_in")
-HE_FAN_OUT = ("He's fan_in mode uses the number of INPUTS: Var = 2 / fan_in "
-              "(fan_in = shape[0] in the (in, out) layout)")
-HE_IS_NOT_XAVIER = "that is Xavier's variance; for ReLU use He's Var = 2 / fan_in"
-VARIANCE_AS_STD = ("the variance is 2/fan_in, so the STANDARD DEVIATION (NumPy's `scale`) "
-                   "is sqrt(2 / fan_in)")
-NOT_CENTRED = "the weights must be centred on 0: U(-a, a) or N(0, std²)"
-XAVIER_NOT_NORMAL = ("Xavier uniform draws from U(-a, a) with a = sqrt(6 / (fan_in + fan_out)); "
-                     "a normal distribution has tails beyond any bound")
-HE_NOT_UNIFORM = ("He normal draws from a NORMAL distribution: rng.normal(0, std, size=...); "
-                  "a uniform one of the same variance stops at sqrt(3)·std")
-HE_NOT_TRUNCATED = ("He normal is a plain normal, N(0, 2/fan_in), with its tails: a truncated "
-                    "normal (Keras's he_normal) is another distribution")
-NOT_INDEPENDENT = ("every entry is its own independent draw: draw the whole "
-                   "(fan_in, fan_out) array at once, not one row or column repeated")
+def _expected_std(fan_in: int, fan_out: int, scheme: str, nonlinearity: str, mode: str) -> float:
+    """PyTorch's std for the scheme (its fan_in is our shape[0])."""
+    gain = GAINS[nonlinearity]
+    if scheme in (XAVIER_UNIFORM, XAVIER_NORMAL):
+        return gain * math.sqrt(2.0 / (fan_in + fan_out))
+    return gain / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
-def _expected_variance(scheme: str, fan_in: int, fan_out: int) -> float:
-    return 2.0 / (fan_in + fan_out) if scheme == XAVIER else 2.0 / fan_in
-
-
-def _variance_mistakes(scheme: str, fan_in: int, fan_out: int) -> list[tuple[float, str]]:
-    """(wrong variance, hint) pairs: the slips that give a different variance."""
-    if scheme == XAVIER:
-        return [(2.0 / fan_in, XAVIER_IS_NOT_HE), (2.0 / (3 * (fan_in + fan_out)), BOUND_IS_STD),
-                (1.0 / (fan_in + fan_out), XAVIER_ONE), (1.0 / fan_in, XAVIER_LECUN)]
-    return [(1.0 / fan_in, HE_HALF), (2.0 / fan_out, HE_FAN_OUT),
-            (2.0 / (fan_in + fan_out), HE_IS_NOT_XAVIER), ((2.0 / fan_in) ** 2, VARIANCE_AS_STD)]
+def _variance_mistakes(fan_in: int, fan_out: int, scheme: str, nonlinearity: str,
+                       mode: str, tolerance: float) -> list[tuple[float, str]]:
+    """(wrong variance, hint) pairs that differ from the right variance and from each
+    other by more than a sample variance can (``tolerance``, relative): a mistake that
+    coincides with the right answer, or with another mistake, for this case's numbers
+    is not named."""
+    gain = GAINS[nonlinearity]
+    want = _expected_std(fan_in, fan_out, scheme, nonlinearity, mode) ** 2
+    uniform = scheme in UNIFORM_SCHEMES
+    if scheme in (XAVIER_UNIFORM, XAVIER_NORMAL):
+        fan_sum = fan_in + fan_out
+        mistakes = [(gain * 2.0 / fan_sum, GAIN_NOT_SQUARED), (2.0 / fan_sum, NO_GAIN),
+                    (gain ** 2 / fan_in, XAVIER_ONE_FAN), (gain ** 2 / fan_out, XAVIER_ONE_FAN),
+                    (gain ** 2 / fan_sum, XAVIER_NO_TWO)]
+    else:
+        fan = fan_in if mode == "fan_in" else fan_out
+        other = fan_out if mode == "fan_in" else fan_in
+        mistakes = [(gain ** 2 / other, FAN_SWAPPED), (gain / fan, GAIN_NOT_SQUARED),
+                    (1.0 / fan, NO_GAIN)]
+        if nonlinearity == "relu":
+            mistakes.append((2.0 * gain ** 2 / fan, RELU_TWICE))
+    if uniform:
+        mistakes += [(want / 3.0, BOUND_IS_STD), (3.0 * want, BOUND_TIMES_THREE)]
+    else:
+        mistakes.append((want ** 2, VARIANCE_AS_STD))
+    margin = max(0.25, 2 * tolerance)
+    apart = lambda a, b: min(a, b) * (1 + margin) < max(a, b)  # noqa: E731
+    mistakes = [(wrong, hint) for wrong, hint in mistakes if apart(wrong, want)]
+    return [(wrong, hint) for wrong, hint in mistakes
+            if not any(other_hint != hint and not apart(other, wrong)
+                       for other, other_hint in mistakes)]
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:
@@ -97,11 +134,12 @@ def _normal_cdf(z: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.sign(z) * erf)
 
 
-def _ks_distance(values: np.ndarray, scheme: str, variance: float) -> float:
-    """sup |F_n - F| between the entries and the exact distribution of the scheme."""
+def _ks_distance(values: np.ndarray, uniform: bool, variance: float) -> float:
+    """sup |F_n - F| between the entries and the exact distribution (uniform or normal,
+    centred, of the given variance)."""
     x = np.sort(values.ravel())
     n = x.size
-    if scheme == XAVIER:
+    if uniform:
         bound = math.sqrt(3 * variance)
         cdf = np.clip((x + bound) / (2 * bound), 0.0, 1.0)
     else:
@@ -116,7 +154,7 @@ def _dkw_threshold(n: int) -> float:
 
 
 def _judge_init(inputs: tuple, output, after: tuple = ()) -> Optional[Failure]:
-    fan_in, fan_out, scheme, rng = inputs
+    fan_in, fan_out, scheme, nonlinearity, mode, rng = inputs
     if output is None or not isinstance(output, np.ndarray):
         return Failure(f"expected a NumPy array of shape {(fan_in, fan_out)}, got "
                        f"{describe(output)}", "return the weight array you drew")
@@ -128,29 +166,32 @@ def _judge_init(inputs: tuple, output, after: tuple = ()) -> Optional[Failure]:
         return Failure(f"expected shape {(fan_in, fan_out)}, got {weight.shape}", hint)
     if not np.all(np.isfinite(weight)):
         return Failure("the weight has NaN or inf entries", "")
-    if len(after) == 4 and _rng_unused(rng, after[3]):
+    if len(after) == 6 and _rng_unused(rng, after[5]):
         return Failure("the generator `rng` was not used: nothing was drawn from it", RNG_UNUSED)
-    want = _expected_variance(scheme, fan_in, fan_out)
-    distance, threshold = _ks_distance(weight, scheme, want), _dkw_threshold(weight.size)
+    want = _expected_std(fan_in, fan_out, scheme, nonlinearity, mode) ** 2
+    uniform = scheme in UNIFORM_SCHEMES
+    distance, threshold = _ks_distance(weight, uniform, want), _dkw_threshold(weight.size)
     if distance <= threshold:
         return None
     variance, mean = float(weight.var()), float(weight.mean())
-    what = "U(-a, a)" if scheme == XAVIER else "N(0, std²)"
+    what = "U(-a, a)" if uniform else "N(0, std²)"
     message = (f"the entries (mean {mean:.3g}, variance {variance:.4g}) are not distributed as "
                f"{what} with variance {want:.4g}: largest gap between the two distribution "
                f"functions {distance:.3f} (a correct draw stays below {threshold:.3f})")
-    return Failure(message, _init_hint(weight, scheme, fan_in, fan_out, want))
+    return Failure(message, _init_hint(weight, inputs[:5], want))
 
 
-def _init_hint(weight: np.ndarray, scheme: str, fan_in: int, fan_out: int, want: float) -> str:
+def _init_hint(weight: np.ndarray, case: tuple, want: float) -> str:
     """The mistake whose signature the entries carry, or "" if none does."""
+    fan_in, fan_out, scheme, nonlinearity, mode = case
     n = weight.size
     variance, mean = float(weight.var()), float(weight.mean())
     if abs(mean) > 8 * math.sqrt(want / n) and abs(mean) > 0.5 * math.sqrt(want):
         return NOT_CENTRED
     # the sample variance of a correct draw is within ~sqrt(2/n) (relative) of its own
     tolerance = max(0.05, 8 * math.sqrt(2.0 / n))
-    for wrong, hint in _variance_mistakes(scheme, fan_in, fan_out):
+    for wrong, hint in _variance_mistakes(fan_in, fan_out, scheme, nonlinearity, mode,
+                                          tolerance):
         if abs(variance / wrong - 1) < tolerance:
             return hint
     if len(np.unique(weight)) < n // 2:
@@ -159,22 +200,23 @@ def _init_hint(weight: np.ndarray, scheme: str, fan_in: int, fan_out: int, want:
         return ""
     largest = float(np.max(np.abs(weight)))
     bound = math.sqrt(3 * want)
-    if scheme == XAVIER:
-        return XAVIER_NOT_NORMAL if largest > bound * (1 + 1e-9) else ""
+    if scheme in UNIFORM_SCHEMES:
+        return UNIFORM_NOT_NORMAL if largest > bound * (1 + 1e-9) else ""
     if largest <= bound * (1 + 1e-9):
-        return HE_NOT_UNIFORM
+        return NORMAL_NOT_UNIFORM
     if largest < 3.0 * math.sqrt(want):   # a normal of >= 20k entries passes 3.9 std
-        return HE_NOT_TRUNCATED
+        return NOT_TRUNCATED
     return ""
 
 
-def _init_case(rng: np.random.Generator, scheme: str, fan_in: int, fan_out: int) -> tuple:
-    return fan_in, fan_out, scheme, np.random.default_rng(int(rng.integers(2**63)))
+def _init_case(rng: np.random.Generator, scheme: str, nonlinearity: str, mode: str,
+               fans: tuple) -> tuple:
+    return (*fans, scheme, nonlinearity, mode, np.random.default_rng(int(rng.integers(2**63))))
 
 
 def _unequal_fans(rng: np.random.Generator, low: int, high: int, wider_out: bool) -> tuple:
-    """(fan_in, fan_out) two to four times apart, so that 2/fan_in, 2/fan_out and
-    2/(fan_in + fan_out) are far apart, and at least 20,000 entries."""
+    """(fan_in, fan_out) two to four times apart, so that a swapped fan, or one fan for
+    the sum of both, gives a variance far from the right one; at least 20,000 entries."""
     small = _int(rng, low, high)
     large = int(small * rng.uniform(2.0, 4.0))
     return (small, large) if wider_out else (large, small)
@@ -189,65 +231,118 @@ def _many_entries(rng: np.random.Generator) -> tuple:
 
 def _init_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     judge = _judge_init
+    fans = lambda wider_out: _unequal_fans(rng, 100, 160, wider_out)  # noqa: E731
     return (
-        Case.of("xavier_uniform, fan_out 2-4 times fan_in",
-                _init_case(rng, XAVIER, *_unequal_fans(rng, 100, 160, True)), judge),
-        Case.of("xavier_uniform, fan_in 2-4 times fan_out",
-                _init_case(rng, XAVIER, *_unequal_fans(rng, 100, 160, False)), judge),
-        Case.of("he_normal, fan_in 2-4 times fan_out",
-                _init_case(rng, HE, *_unequal_fans(rng, 100, 160, False)), judge),
-        Case.of("he_normal, fan_out 2-4 times fan_in",
-                _init_case(rng, HE, *_unequal_fans(rng, 100, 160, True)), judge),
-        Case.of("he_normal, 200,000 entries or more (its tails are tested)",
-                _init_case(rng, HE, *_many_entries(rng)), judge),
-        Case.of("xavier_uniform, a single output (fan_out = 1)",
-                _init_case(rng, XAVIER, _int(rng, 200, 600), 1), judge),
+        Case.of("xavier_uniform, tanh, fan_out 2-4 times fan_in",
+                _init_case(rng, XAVIER_UNIFORM, "tanh", "fan_in", fans(True)), judge),
+        Case.of("xavier_normal, relu, fan_in 2-4 times fan_out",
+                _init_case(rng, XAVIER_NORMAL, "relu", "fan_in", fans(False)), judge),
+        Case.of("kaiming_uniform, relu, mode fan_in, fan_out 2-4 times fan_in",
+                _init_case(rng, KAIMING_UNIFORM, "relu", "fan_in", fans(True)), judge),
+        Case.of("kaiming_uniform, tanh, mode fan_out, fan_in 2-4 times fan_out",
+                _init_case(rng, KAIMING_UNIFORM, "tanh", "fan_out", fans(False)), judge),
+        Case.of("kaiming_normal, relu, mode fan_out, fan_out 2-4 times fan_in",
+                _init_case(rng, KAIMING_NORMAL, "relu", "fan_out", fans(True)), judge),
+        Case.of("kaiming_normal, tanh, mode fan_in, 200,000 entries or more (its tails "
+                "are tested)",
+                _init_case(rng, KAIMING_NORMAL, "tanh", "fan_in", _many_entries(rng)), judge),
+        Case.of("xavier_uniform, sigmoid, a single output (fan_out = 1)",
+                _init_case(rng, XAVIER_UNIFORM, "sigmoid", "fan_in", (_int(rng, 200, 600), 1)),
+                judge),
+        Case.of("kaiming_normal, linear, mode fan_in, fan_in 2-4 times fan_out",
+                _init_case(rng, KAIMING_NORMAL, "linear", "fan_in", fans(False)), judge),
+        Case.of("xavier_normal, linear, fan_out 2-4 times fan_in",
+                _init_case(rng, XAVIER_NORMAL, "linear", "fan_in", fans(True)), judge),
     )
 
 
 INIT_WEIGHT = Exercise(
     id="ch03.init_weight",
     function="init_weight",
-    params=("fan_in", "fan_out", "scheme", "rng"),
-    summary="Xavier-uniform or He-normal weights in mlpcore's (in, out) layout",
+    params=("fan_in", "fan_out", "scheme", "nonlinearity", "mode", "rng"),
+    summary="PyTorch's Xavier and Kaiming initialisers, with gains and modes, in the (in, out) layout",
     case_generator=_init_cases,
     may_modify=frozenset({"rng"}),
 )
 
 
-# ------------------------------------------------------- 2. clipping by the global norm
+# ---------------------------------------- 2. clipping by the global norm of any order
 PER_TENSOR = ("clip by the norm of ALL gradients together (one long vector), not each array "
               "by its own norm: one factor for every array keeps the update's direction")
 ALWAYS_SCALE = ("only scale DOWN: when the total norm is already below max_norm the "
-                "gradients stay as they are, factor min(1, max_norm / total)")
+                "gradients stay as they are")
 NORM_AFTER = "return the total norm measured BEFORE clipping (that is the number worth logging)"
 VALUE_CLIP = ("np.clip clamps each entry (that is clip_grad_value_); clipping by norm "
               "rescales every entry by the same factor")
-SQUARED = "the norm is the square root of the sum of squares of every entry of every array"
-SUM_OF_NORMS = ("the global norm is sqrt(sum of the SQUARED norms of the arrays), not the sum "
-                "of their norms: ‖(a, b)‖ = sqrt(‖a‖² + ‖b‖²)")
-MAX_OF_NORMS = ("the global norm takes every array into account: sqrt(sum of the squared "
-                "norms), not the largest array's norm")
-L1_NORM = "that is the L1 norm (sum of |g|): the L2 norm squares the entries, then takes the root"
-RMS_NORM = ("the norm SUMS the squares of the entries; a mean (root-mean-square) shrinks as "
-            "arrays grow")
+NO_ROOT = ("the p-norm is the p-th ROOT of the sum of |g|^p (for p = 2, the square root of "
+           "the sum of squares)")
+SUM_OF_NORMS = ("the global norm is the norm of all entries as ONE vector, not the sum of the "
+                "arrays' norms: for p = 2, ‖(a, b)‖ = sqrt(‖a‖² + ‖b‖²)")
+MAX_OF_NORMS = ("the global norm takes every array into account, not just the largest "
+                "array's norm (only for norm_type inf does the largest one decide)")
+L2_COMBINE = ("combine the arrays' norms with the SAME p: (Σ ‖g_i‖_p^p)^(1/p), and for "
+              "norm_type inf the largest ‖g_i‖_inf; a square root of the sum of their squares "
+              "is right for p = 2 only")
+P_IGNORED = ("use norm_type: the norm of order p is (Σ |g|^p)^(1/p), and for inf the largest "
+             "|entry|; you computed the L2 norm")
+NO_ABS = ("a norm takes ABSOLUTE values: Σ |g|^p (for odd p the negative entries would "
+          "subtract), and the largest |entry| for inf")
+RMS_NORM = ("the norm SUMS over the entries; a mean (root-mean-square) shrinks as arrays "
+            "grow")
 INVERTED_FACTOR = "the factor is max_norm / total_norm (below 1 when clipping), not its inverse"
+NO_EPS = ("PyTorch divides by total_norm + 1e-6, not by total_norm: it matters when the "
+          "gradients are this small")
 
 
-def _clip_reference(grads: list, max_norm: float) -> tuple[list, float]:
-    total = math.sqrt(sum(float(np.sum(g * g)) for g in grads))
+def _total_norm(grads: list, norm_type: float, *, absolute: bool = True) -> float:
+    """The norm of order norm_type of every entry of every array, as one vector."""
+    values = [np.abs(g) if absolute else np.asarray(g, dtype=np.float64) for g in grads]
+    if norm_type == math.inf:
+        return max((float(np.max(v)) for v in values if np.size(v)), default=0.0)
+    power_sum = sum(float(np.sum(v ** norm_type)) for v in values)
+    with np.errstate(invalid="ignore"):
+        return float(np.float64(power_sum) ** (1.0 / norm_type))
+
+
+def _array_norm(g: np.ndarray, norm_type: float) -> float:
+    return _total_norm([g], norm_type)
+
+
+def _clip_reference(grads: list, max_norm: float, norm_type: float = 2.0) -> tuple[list, float]:
+    total = _total_norm(grads, norm_type)
     factor = min(1.0, max_norm / (total + 1e-6))
     return [g * factor for g in grads], total
 
 
-def _clip_by(grads: list, max_norm: float, norm: float) -> list:
-    factor = min(1.0, max_norm / norm) if norm > 0 else 1.0
+def _clip_by(grads: list, max_norm: float, norm: float) -> Optional[list]:
+    if not math.isfinite(norm):
+        return None
+    factor = min(1.0, max_norm / (norm + 1e-6))
     return [g * factor for g in grads]
 
 
+def _wrong_totals(grads: list, norm_type: float) -> list:
+    """(wrong total norm, hint) for this case's arrays and order."""
+    p = norm_type
+    norms = [_array_norm(g, p) for g in grads]
+    size = max(1, sum(np.size(g) for g in grads))
+    wrong = [(sum(norms), SUM_OF_NORMS)]
+    if p != math.inf:
+        wrong += [(max(norms), MAX_OF_NORMS),
+                  (sum(float(np.sum(np.abs(g) ** p)) for g in grads), NO_ROOT),
+                  ((sum(float(np.sum(np.abs(g) ** p)) for g in grads) / size) ** (1 / p),
+                   RMS_NORM)]
+    if p != 2:
+        wrong += [(math.sqrt(sum(n * n for n in norms)), L2_COMBINE),
+                  (_total_norm(grads, 2.0), P_IGNORED)]
+    if p == math.inf or p % 2 == 1:
+        wrong.append((_total_norm(grads, p, absolute=False), NO_ABS))
+    return [(value, hint) for value, hint in wrong if math.isfinite(value)]
+
+
 def _judge_clip(inputs: tuple, output) -> Optional[Failure]:
-    grads, max_norm = inputs
-    clipped, total = _clip_reference(grads, max_norm)
+    grads, max_norm, norm_type = inputs
+    clipped, total = _clip_reference(grads, max_norm, norm_type)
     if not isinstance(output, (tuple, list)) or len(output) != 2:
         return Failure(f"expected a pair (clipped_grads, total_norm), got {describe(output)}",
                        "end with `return clipped, total_norm`")
@@ -255,30 +350,29 @@ def _judge_clip(inputs: tuple, output) -> Optional[Failure]:
     if not isinstance(got_grads, (tuple, list)) or len(got_grads) != len(grads):
         return Failure(f"clipped_grads: expected a list of {len(grads)} arrays, got "
                        f"{describe(got_grads)}", "return one clipped array per input array")
-    norms = [float(np.linalg.norm(np.ravel(g))) for g in grads]
-    wrong_norms = [(sum(norms), SUM_OF_NORMS), (max(norms), MAX_OF_NORMS),
-                   (sum(float(np.sum(np.abs(g))) for g in grads), L1_NORM),
-                   (math.sqrt(sum(float(np.sum(g * g)) for g in grads)
-                              / max(1, sum(g.size for g in grads))), RMS_NORM)]
+    wrong_totals = [(value, hint) for value, hint in _wrong_totals(grads, norm_type)
+                    if not math.isclose(value, total, rel_tol=1e-5, abs_tol=1e-12)]
+    factor = min(1.0, max_norm / (total + 1e-6))
     total_mistakes = _unambiguous(
-        [(np.float64(wrong), hint) for wrong, hint in wrong_norms if not math.isclose(wrong, total)]
-        + [(np.float64(min(total, max_norm)), NORM_AFTER), (np.float64(total ** 2), SQUARED)])
+        [(np.float64(value), hint) for value, hint in wrong_totals]
+        + ([(np.float64(total * factor), NORM_AFTER)] if factor < 1 else []))
     failure = compare_array("total_norm", np.float64(got_total) if np.isscalar(got_total)
-                            else got_total, np.float64(total), mistakes=total_mistakes, rtol=1e-5)
+                            else got_total, np.float64(total), mistakes=total_mistakes,
+                            rtol=1e-5, atol=1e-12)
     if failure is not None:
         return failure
     # the total is right; the arrays may still be scaled by another rule
-    whole = [(_clip_by(grads, max_norm, wrong), hint) for wrong, hint in wrong_norms
-             if not math.isclose(wrong, total)]
-    whole += [([g * min(1.0, max_norm / own) if own > 0 else g for g, own in zip(grads, norms)],
-               PER_TENSOR),
-              ([g * max_norm / total for g in grads] if total > 0 else None, ALWAYS_SCALE),
-              ([g * max(1.0, total / max_norm) for g in grads], INVERTED_FACTOR),
-              ([np.clip(g, -max_norm, max_norm) for g in grads], VALUE_CLIP)]
+    whole = [(_clip_by(grads, max_norm, value), hint) for value, hint in wrong_totals]
+    own = [_array_norm(g, norm_type) for g in grads]
+    whole += [([g * min(1.0, max_norm / (n + 1e-6)) for g, n in zip(grads, own)], PER_TENSOR),
+              ([g * max_norm / (total + 1e-6) for g in grads], ALWAYS_SCALE),
+              ([g * max(1.0, (total + 1e-6) / max_norm) for g in grads], INVERTED_FACTOR),
+              ([np.clip(g, -max_norm, max_norm) for g in grads], VALUE_CLIP),
+              ([g * min(1.0, max_norm / total) for g in grads] if total > 0 else None, NO_EPS)]
     whole = [(arrays, hint) for arrays, hint in whole
              if arrays is not None and not _same_arrays(arrays, clipped)]
     for index, (want, got) in enumerate(zip(clipped, got_grads)):
-        failure = compare_array(f"clipped_grads[{index}]", got, want, rtol=1e-5, atol=1e-9)
+        failure = compare_array(f"clipped_grads[{index}]", got, want, rtol=1e-5, atol=1e-12)
         if failure is not None:
             # name a mistake only if the whole answer is that mistake's, and no other's
             hints = {hint for arrays, hint in whole if _same_arrays(got_grads, arrays)}
@@ -292,7 +386,7 @@ def _same_arrays(got: list, want: list) -> bool:
     try:
         return len(got) == len(want) and all(
             np.shape(g) == np.shape(w) and np.allclose(np.asarray(g, dtype=float), w,
-                                                        rtol=1e-5, atol=1e-9)
+                                                        rtol=1e-5, atol=1e-12)
             for g, w in zip(got, want))
     except (TypeError, ValueError):
         return False
@@ -303,7 +397,7 @@ def _unambiguous(mistakes: list) -> list:
     answer that two mistakes explain equally well gets neither hint."""
     return [(wrong, hint) for wrong, hint in mistakes
             if not any(other_hint != hint and np.shape(other) == np.shape(wrong)
-                       and np.allclose(other, wrong, rtol=1e-5, atol=1e-9)
+                       and np.allclose(other, wrong, rtol=1e-5, atol=1e-12)
                        for other, other_hint in mistakes)]
 
 
@@ -316,57 +410,84 @@ def _grads_with_norms(rng: np.random.Generator, shapes: list, norms) -> list:
     return arrays
 
 
-def _shapes(rng: np.random.Generator, count: int) -> list:
-    return [tuple(_int(rng, 1, 6) for _ in range(_int(rng, 1, 3))) for _ in range(count)]
+def _shapes(rng: np.random.Generator, count: int, low: int = 1) -> list:
+    return [tuple(_int(rng, low, 6) for _ in range(_int(rng, 1, 3))) for _ in range(count)]
+
+
+def _scaled_to(grads: list, norm_type: float, total: float) -> list:
+    """The arrays rescaled together so that their global norm of order norm_type is total."""
+    return [g * (total / _total_norm(grads, norm_type)) for g in grads]
 
 
 def _clip_cases(rng: np.random.Generator) -> tuple[Case, ...]:
     judge = _judge_clip
+    inf = math.inf
     cases = []
-    # 1. several arrays of comparable norms, total far above max_norm
+    # several arrays of comparable norms, total far above max_norm
     count = _int(rng, 3, 5)
     norms = rng.uniform(1.0, 3.0, count)
     grads = _grads_with_norms(rng, _shapes(rng, count), norms)
     total = float(np.sqrt(np.sum(norms ** 2)))
-    cases.append(Case.of("several arrays, total norm 2-5 times max_norm",
-                         (grads, float(total / rng.uniform(2.0, 5.0))), judge))
-    # 2. total below max_norm < sum of the per-array norms: nothing to clip
+    cases.append(Case.of("L2, several arrays, total norm 2-5 times max_norm",
+                         (grads, float(total / rng.uniform(2.0, 5.0)), 2.0), judge))
+    # total below max_norm < sum of the per-array norms: nothing to clip
     count = _int(rng, 3, 5)
     norms = rng.uniform(1.0, 2.0, count)
     total, summed = float(np.sqrt(np.sum(norms ** 2))), float(np.sum(norms))
     grads = _grads_with_norms(rng, _shapes(rng, count), norms)
-    cases.append(Case.of("total norm below max_norm, the sum of the arrays' norms above it",
-                         (grads, float(rng.uniform(total * 1.1, min(summed * 0.9, total * 1.5)))),
-                         judge))
-    # 3. largest per-array norm < max_norm < total: must clip
+    cases.append(Case.of("L2, total norm below max_norm, the sum of the arrays' norms above it",
+                         (grads, float(rng.uniform(total * 1.1, min(summed * 0.9, total * 1.5))),
+                          2.0), judge))
+    # largest per-array norm < max_norm < total: must clip
     count = _int(rng, 3, 5)
     norms = rng.uniform(1.0, 2.0, count)
     total = float(np.sqrt(np.sum(norms ** 2)))
     grads = _grads_with_norms(rng, _shapes(rng, count), norms)
-    cases.append(Case.of("every array's own norm below max_norm, the total above it",
-                         (grads, float(rng.uniform(norms.max() * 1.1, total * 0.9))), judge))
-    # 4. unusual shapes: a 0-d gradient, a 1-D one, a 3-D one
-    shapes = [(), (_int(rng, 1, 5),), tuple(_int(rng, 2, 4) for _ in range(3)),
+    cases.append(Case.of("L2, every array's own norm below max_norm, the total above it",
+                         (grads, float(rng.uniform(norms.max() * 1.1, total * 0.9)), 2.0), judge))
+    # norm_type inf: the largest |entry| 2-5 times max_norm
+    grads = [float(rng.uniform(0.5, 3.0)) * rng.standard_normal(s)
+             for s in _shapes(rng, _int(rng, 3, 4), low=2)]
+    largest = _total_norm(grads, inf)
+    cases.append(Case.of("norm_type inf, several arrays, the largest |entry| 2-5 times max_norm",
+                         (grads, float(largest / rng.uniform(2.0, 5.0)), inf), judge))
+    # norm_type inf below max_norm while the L2 norm is above it: nothing to clip
+    grads = [rng.standard_normal(s) for s in _shapes(rng, _int(rng, 3, 4), low=3)]
+    largest, l2 = _total_norm(grads, inf), _total_norm(grads, 2.0)
+    cases.append(Case.of("norm_type inf below max_norm, the L2 norm far above it: nothing "
+                         "to clip", (grads, float(rng.uniform(largest * 1.1, min(l2, 3 * largest))),
+                                     inf), judge))
+    # norm_type 1 with entries of both signs
+    grads = [rng.standard_normal(s) for s in _shapes(rng, _int(rng, 3, 4), low=2)]
+    total = _total_norm(grads, 1.0)
+    cases.append(Case.of("norm_type 1, entries of both signs, total 2-5 times max_norm",
+                         (grads, float(total / rng.uniform(2.0, 5.0)), 1.0), judge))
+    # norm_type 3 (any order): a 0-d, a 1-D, a 3-D and a 2-D gradient
+    shapes = [(), (_int(rng, 2, 5),), tuple(_int(rng, 2, 4) for _ in range(3)),
               (_int(rng, 2, 5), _int(rng, 2, 5))]
-    grads = [float(rng.uniform(5, 30)) * rng.standard_normal(s) for s in shapes]
-    cases.append(Case.of("a 0-d, a 1-D, a 3-D and a 2-D gradient, clipped",
-                         (grads, float(rng.uniform(1.0, 3.0))), judge))
-    # 5. one array with a tiny norm: nothing to clip
-    grads = [float(rng.uniform(0.01, 0.2)) * rng.standard_normal(_shapes(rng, 1)[0])]
-    cases.append(Case.of("one array with a small norm: nothing to clip",
-                         (grads, float(rng.uniform(2.0, 6.0))), judge))
-    # 6. every gradient zero (a frozen network): the result is zeros, no division by zero
+    grads = [float(rng.uniform(1, 5)) * rng.standard_normal(s) for s in shapes]
+    total = _total_norm(grads, 3.0)
+    cases.append(Case.of("norm_type 3: a 0-d, a 1-D, a 3-D and a 2-D gradient, clipped",
+                         (grads, float(total / rng.uniform(2.0, 5.0)), 3.0), judge))
+    # tiny gradients: the 1e-6 in the denominator decides the factor
+    grads = _scaled_to([rng.standard_normal(s) for s in _shapes(rng, _int(rng, 2, 3))], 2.0,
+                       float(rng.uniform(2e-6, 5e-6)))
+    total = _total_norm(grads, 2.0)
+    cases.append(Case.of("L2, gradients of norm a few 1e-6 and max_norm below it",
+                         (grads, float(total / rng.uniform(1.5, 3.0)), 2.0), judge))
+    # every gradient zero (a frozen network): zeros back, no division by zero
     cases.append(Case.of("every gradient zero: zeros back, and total_norm 0",
                          ([np.zeros(s) for s in _shapes(rng, _int(rng, 2, 3))],
-                          float(rng.uniform(0.5, 5.0))), judge))
+                          float(rng.uniform(0.5, 5.0)), float(rng.choice([2.0, inf]))), judge))
     return tuple(cases)
 
 
 CLIP_GRAD_NORM = Exercise(
     id="ch03.clip_grad_norm",
     function="clip_grad_norm",
-    params=("grads", "max_norm"),
-    summary="clip a list of gradient arrays by their global L2 norm, like clip_grad_norm_",
+    params=("grads", "max_norm", "norm_type"),
+    summary="clip a list of gradient arrays by their global norm of order norm_type, like "
+            "clip_grad_norm_",
     case_generator=_clip_cases,
 )
 
@@ -810,12 +931,13 @@ EXERCISES = [INIT_WEIGHT, CLIP_GRAD_NORM, BATCHNORM_TRAIN_FORWARD, STABLE_INIT_S
 #: Every hint that names a mistake, per exercise: tests/test_exercises_ch03.py proves each
 #: is shown to a wrong answer that makes that mistake (no hint is unreachable).
 HINTS = {
-    INIT_WEIGHT.id: (LAYOUT, BOUND_IS_STD, XAVIER_IS_NOT_HE, XAVIER_ONE, XAVIER_LECUN, HE_HALF,
-                     HE_FAN_OUT, HE_IS_NOT_XAVIER, VARIANCE_AS_STD, NOT_CENTRED,
-                     XAVIER_NOT_NORMAL, HE_NOT_UNIFORM, HE_NOT_TRUNCATED, NOT_INDEPENDENT,
-                     RNG_UNUSED),
-    CLIP_GRAD_NORM.id: (PER_TENSOR, ALWAYS_SCALE, NORM_AFTER, VALUE_CLIP, SQUARED, SUM_OF_NORMS,
-                        MAX_OF_NORMS, L1_NORM, RMS_NORM, INVERTED_FACTOR),
+    INIT_WEIGHT.id: (LAYOUT, FAN_SWAPPED, BOUND_IS_STD, BOUND_TIMES_THREE, GAIN_NOT_SQUARED,
+                     NO_GAIN, RELU_TWICE, XAVIER_ONE_FAN, XAVIER_NO_TWO, VARIANCE_AS_STD,
+                     NOT_CENTRED, UNIFORM_NOT_NORMAL, NORMAL_NOT_UNIFORM, NOT_TRUNCATED,
+                     NOT_INDEPENDENT, RNG_UNUSED),
+    CLIP_GRAD_NORM.id: (PER_TENSOR, ALWAYS_SCALE, NORM_AFTER, VALUE_CLIP, NO_ROOT, SUM_OF_NORMS,
+                        MAX_OF_NORMS, L2_COMBINE, P_IGNORED, NO_ABS, RMS_NORM, INVERTED_FACTOR,
+                        NO_EPS),
     BATCHNORM_TRAIN_FORWARD.id: (UNBIASED_NORM, BIASED_RUNNING, KERAS_MOMENTUM, WRONG_AXIS,
                                  ALL_ENTRIES, EPS_OUTSIDE, EPS_MISSING, NO_AFFINE,
                                  RUNNING_IN_TRAINING, FEATURES_NOT_BATCH, BETA_INSIDE,
