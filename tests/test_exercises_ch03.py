@@ -166,6 +166,33 @@ if scheme.endswith("uniform"):
 return np.random.normal(0, std, size=(fan_in, fan_out))''', "draw from the generator `rng`"),
     ("own_fixed_seed", "rng = np.random.default_rng(0)\n" + RIGHT_STD + "\n" + RIGHT_DRAW,
      "draw from the generator `rng`"),
+    # the hostile-student audit's further mistakes
+    # kaiming_normal_'s default nonlinearity ("leaky_relu", a=0) kept whatever the layer's is
+    ("kaiming_default_gain", 'if scheme.startswith("kaiming"):\n    gain = np.sqrt(2.0)\n'
+     + RIGHT_STD + "\n" + RIGHT_DRAW, "THIS layer's nonlinearity"),
+    # nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)), a bound of 1/sqrt(fan_in)
+    ("nn_linear_default", 'if scheme.startswith("kaiming"):\n    gain = np.sqrt(2 / (1 + 5))\n'
+     + RIGHT_STD + "\n" + RIGHT_DRAW, "nn.Linear's own default"),
+    # the geometric mean of the fans: within 6 % of the right variance when they are twice
+    # apart, so no variance names it on every draw; caught (by the KS test), with no hint
+    ("xavier_geometric_mean", RIGHT_STD.replace("np.sqrt(2 / (fan_in + fan_out))",
+                                                "1 / (fan_in * fan_out) ** 0.25") + "\n" + RIGHT_DRAW,
+     None),
+    ("normal_scale_is_the_bound", RIGHT_STD + '''
+a = np.sqrt(3) * std
+if scheme.endswith("uniform"):
+    return rng.uniform(-a, a, size=(fan_in, fan_out))
+return rng.normal(0, a, size=(fan_in, fan_out))''', "is NumPy's `scale`"),
+    ("relu_gain_two", 'gain = 2.0 if nonlinearity == "relu" else gain\n' + RIGHT_STD + "\n" + RIGHT_DRAW,
+     "not 2"),
+    ("mode_ignored", RIGHT_STD.replace('fan_in if mode == "fan_in" else fan_out', "fan_in") + "\n"
+     + RIGHT_DRAW, "mode names the fan"),
+    # a slightly shifted draw (a tenth of a standard deviation): not the range, the centre
+    ("shifted_a_little", RIGHT_STD + '''
+if scheme.endswith("uniform"):
+    a = np.sqrt(3) * std
+    return rng.uniform(-a, a, size=(fan_in, fan_out)) + 0.1 * std
+return rng.normal(0.1 * std, std, size=(fan_in, fan_out))''', "centred on 0"),
 ]
 
 
@@ -229,6 +256,25 @@ return [g * factor for g in grads], total''', "not its inverse"),
     ("no_eps", RIGHT_TOTAL + '''
 factor = min(1.0, max_norm / total) if total > 0 else 1.0
 return [g * factor for g in grads], total''', "total_norm + 1e-6"),
+    # the hostile-student audit's further mistakes
+    ("textbook_if_without_eps", RIGHT_TOTAL + '''
+factor = max_norm / total if total > max_norm else 1.0
+return [g * factor for g in grads], total''', "total_norm + 1e-6"),
+    ("eps_on_max_norm_too", RIGHT_TOTAL + '''
+factor = min(1.0, (max_norm + 1e-6) / (total + 1e-6))
+return [g * factor for g in grads], total''', "added to total_norm only"),
+    ("norm_of_the_clipped_arrays", RIGHT_TOTAL + '''
+clipped = [g * min(1.0, max_norm / (total + 1e-6)) for g in grads]
+return clipped, float(np.linalg.norm(np.concatenate([np.ravel(g) for g in clipped]), ord=norm_type))''',
+     "BEFORE clipping"),
+    # np.linalg.norm(g, ord) on a 2-D array is a matrix norm (3-D ones raveled, as they must be)
+    ("matrix_norm_per_array", '''norms = [np.linalg.norm(g, ord=norm_type) if np.ndim(g) == 2 and norm_type in (1, 2, np.inf)
+         else np.linalg.norm(np.ravel(g), ord=norm_type) for g in grads]
+total = float(np.linalg.norm(norms, ord=norm_type))
+''' + RIGHT_SCALE, "MATRIX norm"),
+    ("per_array_norm_without_ord", '''norms = [np.linalg.norm(np.ravel(g)) for g in grads]
+total = float(np.linalg.norm(norms, ord=norm_type))
+''' + RIGHT_SCALE, "needs the order p as well"),
 ]
 
 NEW_MUTANTS = ([("ch03.init_weight", name, _init(body), hint) for name, body, hint in INIT_MUTANTS]

@@ -48,7 +48,15 @@ GAIN_NOT_SQUARED = ("the gain multiplies the STANDARD DEVIATION, so the variance
 NO_GAIN = ("the nonlinearity sets a gain that multiplies the std (calculate_gain: √2 for "
            "ReLU, 5/3 for tanh, 1 for linear and sigmoid); you left it out")
 RELU_TWICE = ("calculate_gain(\"relu\") = √2 already holds ReLU's factor 2: "
-              "Var = gain² / fan, with no second factor 2")
+              "Var = gain² / fan, with no second factor 2 (and the gain is √2, not 2)")
+KAIMING_DEFAULT_GAIN = ("the gain comes from THIS layer's nonlinearity: √2 is ReLU's (and the "
+                        "default of kaiming_normal_'s nonlinearity=\"leaky_relu\", a=0); tanh "
+                        "has 5/3, linear and sigmoid 1")
+LINEAR_DEFAULT = ("nn.Linear's own default (kaiming_uniform_ with a=√5, a bound of "
+                  "1/sqrt(fan_in)) is not this initialiser: use the gain of the nonlinearity "
+                  "you are given")
+NORMAL_SCALE_IS_BOUND = ("for a *_normal scheme the std itself is NumPy's `scale`; sqrt(3)·std "
+                         "is the bound of the UNIFORM scheme with that variance")
 XAVIER_ONE_FAN = ("Xavier averages the two conditions: its variance uses fan_in + fan_out "
                   "(the harmonic mean), not one fan alone")
 XAVIER_NO_TWO = ("Xavier's variance is gain² · 2 / (fan_in + fan_out): the 2 comes from "
@@ -104,22 +112,28 @@ def _variance_mistakes(fan_in: int, fan_out: int, scheme: str, nonlinearity: str
         mistakes = [(gain * 2.0 / fan_sum, GAIN_NOT_SQUARED), (2.0 / fan_sum, NO_GAIN),
                     (gain ** 2 / fan_in, XAVIER_ONE_FAN), (gain ** 2 / fan_out, XAVIER_ONE_FAN),
                     (gain ** 2 / fan_sum, XAVIER_NO_TWO)]
+        if nonlinearity == "relu":
+            mistakes.append((4.0 * 2.0 / fan_sum, RELU_TWICE))   # a gain of 2, not √2
     else:
         fan = fan_in if mode == "fan_in" else fan_out
         other = fan_out if mode == "fan_in" else fan_in
         mistakes = [(gain ** 2 / other, FAN_SWAPPED), (gain / fan, GAIN_NOT_SQUARED),
-                    (1.0 / fan, NO_GAIN)]
+                    (1.0 / fan, NO_GAIN), (1.0 / (3.0 * fan), LINEAR_DEFAULT)]
         if nonlinearity == "relu":
             mistakes.append((2.0 * gain ** 2 / fan, RELU_TWICE))
+        else:
+            mistakes.append((2.0 / fan, KAIMING_DEFAULT_GAIN))
     if uniform:
         mistakes += [(want / 3.0, BOUND_IS_STD), (3.0 * want, BOUND_TIMES_THREE)]
     else:
-        mistakes.append((want ** 2, VARIANCE_AS_STD))
-    margin = max(0.25, 2 * tolerance)
-    apart = lambda a, b: min(a, b) * (1 + margin) < max(a, b)  # noqa: E731
-    mistakes = [(wrong, hint) for wrong, hint in mistakes if apart(wrong, want)]
+        mistakes += [(want ** 2, VARIANCE_AS_STD), (3.0 * want, NORMAL_SCALE_IS_BOUND)]
+    apart = lambda a, b, margin: min(a, b) * (1 + margin) < max(a, b)  # noqa: E731
+    mistakes = [(wrong, hint) for wrong, hint in mistakes
+                if apart(wrong, want, max(0.25, 2 * tolerance))]
+    # a sample variance within `tolerance` of one mistake is more than `tolerance` from any
+    # mistake more than 2 * tolerance (and 10 %) away from it: only closer pairs are ambiguous
     return [(wrong, hint) for wrong, hint in mistakes
-            if not any(other_hint != hint and not apart(other, wrong)
+            if not any(other_hint != hint and not apart(other, wrong, max(0.1, 2.5 * tolerance))
                        for other, other_hint in mistakes)]
 
 
@@ -186,7 +200,13 @@ def _init_hint(weight: np.ndarray, case: tuple, want: float) -> str:
     fan_in, fan_out, scheme, nonlinearity, mode = case
     n = weight.size
     variance, mean = float(weight.var()), float(weight.mean())
-    if abs(mean) > 8 * math.sqrt(want / n) and abs(mean) > 0.5 * math.sqrt(want):
+    # a correct draw's mean is within 6 standard errors of 0 but with probability 2e-9;
+    # a shifted uniform draw also passes its bound on one side only
+    bound = math.sqrt(3 * want)
+    one_sided = (scheme in UNIFORM_SCHEMES
+                 and (float(weight.max()) > bound * (1 + 1e-9)) != (float(weight.min()) < -bound * (1 + 1e-9)))
+    mean_se = math.sqrt(max(want, variance) / n)   # the draw's own spread if it is wider
+    if abs(mean) > 6 * mean_se or (one_sided and abs(mean) > 3 * mean_se):
         return NOT_CENTRED
     # the sample variance of a correct draw is within ~sqrt(2/n) (relative) of its own
     tolerance = max(0.05, 8 * math.sqrt(2.0 / n))
@@ -199,7 +219,6 @@ def _init_hint(weight: np.ndarray, case: tuple, want: float) -> str:
     if abs(variance / want - 1) >= tolerance:
         return ""
     largest = float(np.max(np.abs(weight)))
-    bound = math.sqrt(3 * want)
     if scheme in UNIFORM_SCHEMES:
         return UNIFORM_NOT_NORMAL if largest > bound * (1 + 1e-9) else ""
     if largest <= bound * (1 + 1e-9):
@@ -290,6 +309,12 @@ NO_ABS = ("a norm takes ABSOLUTE values: Σ |g|^p (for odd p the negative entrie
 RMS_NORM = ("the norm SUMS over the entries; a mean (root-mean-square) shrinks as arrays "
             "grow")
 INVERTED_FACTOR = "the factor is max_norm / total_norm (below 1 when clipping), not its inverse"
+MATRIX_NORM = ("np.linalg.norm(g, ord) of a 2-D array is a MATRIX norm (ord 2: its largest "
+               "singular value; 1 and inf: its largest column or row sum): ravel each array, "
+               "or concatenate them all into one vector, before taking the norm")
+PER_ARRAY_L2 = ("each array's norm needs the order p as well: np.linalg.norm(g) without `ord` "
+                "is the L2 norm whatever norm_type is")
+EPS_ON_MAX_NORM = "the 1e-6 is added to total_norm only: factor = max_norm / (total_norm + 1e-6)"
 NO_EPS = ("PyTorch divides by total_norm + 1e-6, not by total_norm: it matters when the "
           "gradients are this small")
 
@@ -333,8 +358,16 @@ def _wrong_totals(grads: list, norm_type: float) -> list:
                   ((sum(float(np.sum(np.abs(g) ** p)) for g in grads) / size) ** (1 / p),
                    RMS_NORM)]
     if p != 2:
+        l2_norms = [_array_norm(g, 2.0) for g in grads]
         wrong += [(math.sqrt(sum(n * n for n in norms)), L2_COMBINE),
-                  (_total_norm(grads, 2.0), P_IGNORED)]
+                  (_total_norm(grads, 2.0), P_IGNORED),
+                  (max(l2_norms) if p == math.inf else sum(n ** p for n in l2_norms) ** (1 / p),
+                   PER_ARRAY_L2)]
+    if p in (1, 2, math.inf) and any(np.ndim(g) == 2 for g in grads):
+        matrix = [float(np.linalg.norm(g, ord=p)) if np.ndim(g) == 2 else n
+                  for g, n in zip(grads, norms)]
+        wrong.append((max(matrix) if p == math.inf else sum(n ** p for n in matrix) ** (1 / p),
+                      MATRIX_NORM))
     if p == math.inf or p % 2 == 1:
         wrong.append((_total_norm(grads, p, absolute=False), NO_ABS))
     return [(value, hint) for value, hint in wrong if math.isfinite(value)]
@@ -368,7 +401,8 @@ def _judge_clip(inputs: tuple, output) -> Optional[Failure]:
               ([g * max_norm / (total + 1e-6) for g in grads], ALWAYS_SCALE),
               ([g * max(1.0, (total + 1e-6) / max_norm) for g in grads], INVERTED_FACTOR),
               ([np.clip(g, -max_norm, max_norm) for g in grads], VALUE_CLIP),
-              ([g * min(1.0, max_norm / total) for g in grads] if total > 0 else None, NO_EPS)]
+              ([g * min(1.0, max_norm / total) for g in grads] if total > 0 else None, NO_EPS),
+              ([g * min(1.0, (max_norm + 1e-6) / (total + 1e-6)) for g in grads], EPS_ON_MAX_NORM)]
     whole = [(arrays, hint) for arrays, hint in whole
              if arrays is not None and not _same_arrays(arrays, clipped)]
     for index, (want, got) in enumerate(zip(clipped, got_grads)):
@@ -934,10 +968,11 @@ HINTS = {
     INIT_WEIGHT.id: (LAYOUT, FAN_SWAPPED, BOUND_IS_STD, BOUND_TIMES_THREE, GAIN_NOT_SQUARED,
                      NO_GAIN, RELU_TWICE, XAVIER_ONE_FAN, XAVIER_NO_TWO, VARIANCE_AS_STD,
                      NOT_CENTRED, UNIFORM_NOT_NORMAL, NORMAL_NOT_UNIFORM, NOT_TRUNCATED,
-                     NOT_INDEPENDENT, RNG_UNUSED),
+                     NOT_INDEPENDENT, RNG_UNUSED, KAIMING_DEFAULT_GAIN, LINEAR_DEFAULT,
+                     NORMAL_SCALE_IS_BOUND),
     CLIP_GRAD_NORM.id: (PER_TENSOR, ALWAYS_SCALE, NORM_AFTER, VALUE_CLIP, NO_ROOT, SUM_OF_NORMS,
                         MAX_OF_NORMS, L2_COMBINE, P_IGNORED, NO_ABS, RMS_NORM, INVERTED_FACTOR,
-                        NO_EPS),
+                        NO_EPS, MATRIX_NORM, PER_ARRAY_L2, EPS_ON_MAX_NORM),
     BATCHNORM_TRAIN_FORWARD.id: (UNBIASED_NORM, BIASED_RUNNING, KERAS_MOMENTUM, WRONG_AXIS,
                                  ALL_ENTRIES, EPS_OUTSIDE, EPS_MISSING, NO_AFFINE,
                                  RUNNING_IN_TRAINING, FEATURES_NOT_BATCH, BETA_INSIDE,
