@@ -27,6 +27,12 @@ test: build-strict unit-and-notebooks replicate-ci
 build-strict: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
+# The tests run one worker per core, so each process (and each notebook kernel it starts) gets
+# one BLAS thread: with OpenBLAS's default of one thread per core, two workers' small matrix
+# products wait on each other's spinning threads (nbval over the edition: 210 s -> 97 s on
+# 2 cores). Not exported: `make bench` measures the library at its default threads.
+ONE_BLAS_THREAD = OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 # nbval runs the notebook edition, which the build just made: tests/test_edition.py proves
 # its code cells and stored outputs are the book's, cell for cell, so one run checks both
 # (a failure at _build/edition/book/X.ipynb::Cell N is code cell N of book/X.ipynb, counting
@@ -34,7 +40,7 @@ build-strict: $(STAMP)
 # Test files run one per core (pytest-xdist; --dist loadfile keeps a file's module fixtures,
 # such as a built student edition, in one worker).
 unit-and-notebooks: $(STAMP)
-	$(PY) -m pytest -n auto --dist loadfile tests
+	$(ONE_BLAS_THREAD) $(PY) -m pytest -n auto --dist loadfile tests
 	$(NBVAL)
 
 # nbval alone, over the edition the last build made (.ci/run repeats it with NumPy's wider
@@ -44,7 +50,7 @@ notebooks: $(STAMP)
 
 # One worker per core, each taking whole notebooks (--dist loadscope keeps a notebook's cells
 # in order in one kernel).
-NBVAL = $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+NBVAL = $(ONE_BLAS_THREAD) $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
         -n auto --dist loadscope _build/edition/book
 
 # Re-execute every chapter in place (after changing code or text that affects outputs).
