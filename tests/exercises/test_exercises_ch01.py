@@ -21,7 +21,7 @@ from tests._support import edition_path
 from tests.exercises._support import (assert_mutant_caught, assert_references_score_full_points,
                                       mutant_ids, solutions_from)
 
-CHAPTER = Path(__file__).resolve().parents[1] / "book" / "01_weight_decay.ipynb"
+CHAPTER = Path(__file__).resolve().parents[2] / "book" / "01_weight_decay.ipynb"
 
 
 @pytest.fixture(scope="module")
