@@ -164,14 +164,12 @@ def test_every_exercise_has_enough_cases_and_mutants():
     assert_enough_cases_and_mutants("ch04", MUTANTS, 12)
 
 
-@pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
-                         ids=mutant_ids(MUTANTS))
+@pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS, ids=mutant_ids(MUTANTS))
 def test_mutant_is_caught_with_the_right_hint(exercise_id, name, source, hint, capsys):
     assert_mutant_caught(exercise_id, name, source, hint, capsys)
 
 
-@pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS,
-                         ids=mutant_ids(MUTANTS))
+@pytest.mark.parametrize("exercise_id, name, source, hint", MUTANTS, ids=mutant_ids(MUTANTS))
 def test_mutant_loses_points_on_held_out_seeds(exercise_id, name, source, hint):
     assert_loses_points_on_held_out_seeds(exercise_id, name, source)
 
