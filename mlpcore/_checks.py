@@ -25,7 +25,8 @@ def owner_name(owner: object) -> str:
 def as_float_array(x, owner: object) -> np.ndarray:
     """``x`` as a float ndarray: floats pass through untouched, ints and bools
     become DEFAULT_DTYPE, anything else is refused with a message naming ``owner``."""
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
     if x.dtype.kind == "f":
         return x
     if x.dtype.kind in "iub":
@@ -47,12 +48,14 @@ def check_batch(x, in_features: int, owner: object, dtype) -> np.ndarray:
         raise ValueError(
             f"{owner_name(owner)} got input of shape {x.shape}; expected (batch, "
             f"{in_features}). Check in_features or flatten the input.")
-    return np.asarray(x, dtype=dtype)
+    return x if x.dtype == dtype else x.astype(dtype)
 
 
 def check_grad_out(owner: object, grad_out, shape: tuple, dtype) -> np.ndarray:
     """``grad_out`` as an array of ``dtype`` (so a float64 gradient does not upcast a
     float32 layer), after checking it has the shape of the forward output."""
+    if type(grad_out) is np.ndarray and grad_out.dtype == dtype and grad_out.shape == shape:
+        return grad_out  # the usual case, checked at the cost of three comparisons
     grad_shape = np.shape(grad_out)
     if grad_shape != shape:
         raise ValueError(
