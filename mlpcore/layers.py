@@ -14,11 +14,12 @@ import numpy as np
 
 from mlpcore import functional as F
 from mlpcore import init
-from mlpcore._checks import (as_float_array, check_batch, check_float_dtype, check_grad_out,
-                             check_drop_probability, check_positive_int, check_rng)
+from mlpcore._checks import (DEFAULT_DTYPE, as_float_array, check_batch, check_float_dtype,
+                             check_grad_out, check_drop_probability, check_positive_int,
+                             check_rng)
 from mlpcore.activations import ELU, LeakyReLU, ReLU, Sigmoid, Tanh
 from mlpcore.init import draw_dtype
-from mlpcore.module import DEFAULT_DTYPE, Module, Parameter
+from mlpcore.module import Module, Parameter
 from mlpcore.normalization import BatchNorm1d, LayerNorm
 
 __all__ = ["Linear", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Dropout", "draw_keep_mask",

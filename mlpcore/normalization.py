@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from mlpcore import functional as F
-from mlpcore._checks import (as_float_array, check_float_dtype, check_grad_out,
-                             check_positive_int, check_real)
-from mlpcore.module import DEFAULT_DTYPE, Module, Parameter
+from mlpcore._checks import (DEFAULT_DTYPE, as_float_array, check_float_dtype,
+                             check_grad_out, check_positive_int, check_real)
+from mlpcore.module import Module, Parameter
 
 
 class BatchNorm1d(Module):
