@@ -110,7 +110,6 @@ class Exercise:
     id: str
     function: str
     params: tuple[str, ...]
-    summary: str
     case_generator: CaseGenerator
     exception_hint: Optional[Callable[[BaseException], Optional[str]]] = None
     may_modify: frozenset = field(default_factory=frozenset)

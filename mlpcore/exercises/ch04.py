@@ -20,7 +20,7 @@ it to rounding and gets the hint for that mistake only.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -256,8 +256,6 @@ BATCHNORM_BACKWARD = Exercise(
     id="ch04.batchnorm_backward",
     function="batchnorm_backward",
     params=("x", "gamma", "eps", "dy", "mask"),
-    summary=("BatchNorm1d's backward pass in training mode, with the statistics of the "
-             "marked rows: dx, dgamma, dbeta from dy"),
     case_generator=_bn_backward_cases,
 )
 

@@ -195,7 +195,6 @@ UPDATE_TO_WEIGHT_RATIOS = Exercise(
     id="ch05.update_to_weight_ratios",
     function="update_to_weight_ratios",
     params=("snapshots",),
-    summary="each weight matrix's early update-to-weight ratio from per-step parameter snapshots",
     case_generator=_cases,
 )
 

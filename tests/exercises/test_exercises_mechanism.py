@@ -149,7 +149,7 @@ def test_compare_outputs_spots_swapped_outputs_and_wrong_length():
 def double_exercise() -> Exercise:
     def judge(inputs, output):
         return compare_array("out", output, 2 * inputs[0])
-    return Exercise(id="ch00.double", function="double", params=("x",), summary="2x",
+    return Exercise(id="ch00.double", function="double", params=("x",),
                     case_generator=fixed_cases(Case("a", lambda: (np.ones(3),), judge),
                                                Case("b", lambda: (np.arange(3.0),), judge)))
 
@@ -158,7 +158,7 @@ def scaled_exercise(values: list) -> Exercise:
     """Answer 2 * x for each case's x (a scalar or an array): the runner's hints."""
     def judge(inputs, output):
         return compare_array("out", output, 2 * inputs[0])
-    return Exercise(id="ch00.double", function="double", params=("x",), summary="2x",
+    return Exercise(id="ch00.double", function="double", params=("x",),
                     case_generator=fixed_cases(*(Case.of(f"case {i}", (np.asarray(v),), judge)
                                                  for i, v in enumerate(values))))
 
@@ -202,7 +202,7 @@ def drawn_exercise(names_follow_seed: bool = False) -> Exercise:
         name = f"{size} entries" if names_follow_seed else "random size"
         return (Case.of("fixed", (np.ones(3),), judge),
                 Case.of(name, (rng.standard_normal(size),), judge, points=2))
-    return Exercise(id="ch00.double", function="double", params=("x",), summary="2x",
+    return Exercise(id="ch00.double", function="double", params=("x",),
                     case_generator=generate)
 
 
@@ -278,7 +278,7 @@ def test_a_wrong_number_is_not_called_a_constant_factor():
 def test_each_hint_is_shown_once_per_exercise():
     def judge(inputs, output):
         return compare_array("out", output, 2 * inputs[0], mistakes=[(inputs[0], "named")])
-    exercise = Exercise(id="ch00.double", function="double", params=("x",), summary="2x",
+    exercise = Exercise(id="ch00.double", function="double", params=("x",),
                         case_generator=fixed_cases(*(Case.of(f"case {i}", (np.arange(i + 2.0),),
                                                              judge) for i in range(5))))
     result = run_exercise(exercise, lambda x: x)
@@ -326,7 +326,7 @@ def test_a_wrong_rule_is_named_only_if_it_alone_explains_every_case():
         x = float(inputs[0])
         suspects = tuple(sorted(hint for hint, rule in rules.items() if output == rule(x)))
         return Passed(suspects) if output == x else Failure("wrong", suspects=suspects)
-    exercise = Exercise(id="ch00.same", function="same", params=("x",), summary="x",
+    exercise = Exercise(id="ch00.same", function="same", params=("x",),
                         case_generator=fixed_cases(*(Case.of(f"x = {x}", (x,), judge)
                                                      for x in (1.0, 3.0, 5.0))))
     def hints(function):

@@ -300,7 +300,7 @@ def dropout_exercise():
         return lambda: (np.random.default_rng(seed).standard_normal((4, 5)), 0.5,
                         np.random.default_rng(seed + 100))
     return Exercise(id="ch02.dropout_forward", function="dropout_forward",
-                    params=("x", "p", "rng"), summary="inverted dropout",
+                    params=("x", "p", "rng"),
                     case_generator=fixed_cases(Case("a", inputs(1), judge), Case("b", inputs(2), judge)))
 
 
@@ -334,7 +334,7 @@ def inplace_exercise():
         rng = np.random.default_rng(seed)
         return lambda: (rng.standard_normal(3), rng.standard_normal(3), 0.1)
     return Exercise(id="ch02.sgd_step_", function="sgd_step_", params=("param", "grad", "lr"),
-                    summary="in place", may_modify=frozenset({"param"}),
+                    may_modify=frozenset({"param"}),
                     case_generator=fixed_cases(Case("a", inputs(1), judge), Case("b", inputs(2), judge)))
 
 
@@ -388,8 +388,8 @@ def test_a_function_input_reaches_the_sandbox_and_code_never_comes_back(mode):
         f, x = args
         return compare_array("f at x", output, np.array([f(x)]))
     exercise = Exercise(id="ch02.evaluate", function="evaluate", params=("f", "x"),
-                        summary="f(x)", case_generator=fixed_cases(Case("a", inputs(1), judge),
-                                               Case("b", inputs(2), judge)))
+                        case_generator=fixed_cases(Case("a", inputs(1), judge),
+                                                   Case("b", inputs(2), judge)))
     assert grade_source(exercise, "def evaluate(f, x):\n    return np.array([f(x)])\n",
                         mode).points == 2
     assert grade_source(exercise, "def evaluate(f, x):\n    return np.array([f(x + 1)])\n",
