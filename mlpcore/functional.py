@@ -291,7 +291,7 @@ def sgd_step(param, grad, buf, *, lr, momentum=0.0, dampening=0.0, nesterov=Fals
 def sgd_step_inplace(param, grad, buf, direction, lookahead=None, *, lr, momentum=0.0,
                      dampening=0.0, nesterov=False, weight_decay=0.0, maximize=False):
     """``sgd_step`` without temporaries, for the training loop: the same operations in
-    the same order, so bit for bit the same result (tests/test_functional.py checks it).
+    the same order, so bit for bit the same result (tests/mlpcore/test_functional.py checks it).
     Two work arrays like ``param``, allocated once by the caller: ``direction`` holds
     the step's direction g (then lr · g), ``lookahead`` momentum · b (nesterov only; may
     be None otherwise). ``buf`` (None on the first step) is updated in place and
@@ -358,7 +358,7 @@ def adam_step_inplace(param, grad, m, v, t, temp, adjusted_grad=None, *, lr,
                       betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, v_max=None,
                       maximize=False):
     """``adam_step`` without temporaries: the same operations in the same order (bit for
-    bit the same result, as tests/test_functional.py checks), updating ``m``, ``v`` and
+    bit the same result, as tests/mlpcore/test_functional.py checks), updating ``m``, ``v`` and
     ``v_max`` in place. Two work arrays like ``param``, allocated once by the caller:
     ``temp`` holds each intermediate in turn ((1 - β1) g, (1 - β2) g², the denominator,
     the step), ``adjusted_grad`` the gradient the moments see when it is not ``grad``

@@ -2,7 +2,7 @@
 
 Every reference is computed in float64 from the case's own inputs with the formula
 the chapter derives, so the cases do not depend on the rest of mlpcore
-(tests/test_exercises_ch01.py checks the formulas against mlpcore's AdamW). Each wrong
+(tests/exercises/test_exercises_ch01.py checks the formulas against mlpcore's AdamW). Each wrong
 variant listed next to a reference is a mistake learners make; when an answer equals
 one, its hint is shown.
 

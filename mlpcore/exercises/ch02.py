@@ -711,7 +711,7 @@ CHOOSE_RATE = Exercise(
 
 EXERCISES = [KEEP_DROPOUT_BACKWARD, LOGIT_NOISE_SD, MC_DECISION, CHOOSE_RATE]
 
-#: Every hint that names a mistake, per exercise: tests/test_exercises_ch02.py proves each
+#: Every hint that names a mistake, per exercise: tests/exercises/test_exercises_ch02.py proves each
 #: is shown to a wrong answer that makes that mistake (no hint is unreachable).
 HINTS = {
     KEEP_DROPOUT_BACKWARD.id: (KB_INVERTED, KB_TIMES_KEEP, KB_W2_UNMASKED, KB_H_UNMASKED,

@@ -1,7 +1,7 @@
 """Chapter 3 exercises (vanishing and exploding gradients): the cases and the classic mistakes.
 
 The references are computed in float64 from each case's own inputs with the formulas
-the chapter derives (tests/test_exercises_ch03.py checks them against mlpcore.init,
+the chapter derives (tests/exercises/test_exercises_ch03.py checks them against mlpcore.init,
 mlpcore.clip and mlpcore.BatchNorm1d). Every exercise draws its cases from the
 np.random.Generator it is given (sizes, values, conditions), so the grader's private
 seed gives cases nobody has seen; the kinds of cases (their names) stay the same.
@@ -958,7 +958,7 @@ DIAGNOSE = Exercise(
 
 EXERCISES = [INIT_WEIGHT, CLIP_GRAD_NORM, BATCHNORM_TRAIN_FORWARD, STABLE_INIT_STD, DIAGNOSE]
 
-#: Every hint that names a mistake, per exercise: tests/test_exercises_ch03.py proves each
+#: Every hint that names a mistake, per exercise: tests/exercises/test_exercises_ch03.py proves each
 #: is shown to a wrong answer that makes that mistake (no hint is unreachable).
 HINTS = {
     INIT_WEIGHT.id: (LAYOUT, FAN_SWAPPED, BOUND_IS_STD, BOUND_TIMES_THREE, GAIN_NOT_SQUARED,

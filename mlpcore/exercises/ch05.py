@@ -200,7 +200,7 @@ UPDATE_TO_WEIGHT_RATIOS = Exercise(
 
 EXERCISES = [UPDATE_TO_WEIGHT_RATIOS]
 
-#: Every hint that names a mistake, per exercise: tests/test_exercises_ch05.py proves each
+#: Every hint that names a mistake, per exercise: tests/exercises/test_exercises_ch05.py proves each
 #: is shown to a wrong answer that makes that mistake (no hint is unreachable).
 HINTS = {
     UPDATE_TO_WEIGHT_RATIOS.id: (ALL_PARAMETERS, BY_NAME, FIRST_STEP, MEAN, AFTER_DENOMINATOR,
