@@ -89,7 +89,7 @@ def claim(condition, text: str, **numbers) -> None:
 
 
 def record_glue(name: str, value) -> None:
-    """Keep a glued value for the replication report (``mlpcore.notebook.glue`` calls it)."""
+    """Keep a glued value for the replication report (``mlpcore.glue.glue`` calls it)."""
     _glued[name] = value
 
 

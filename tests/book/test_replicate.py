@@ -15,7 +15,7 @@ def _notebook(tmp_path: Path) -> Path:
         nbformat.v4.new_code_cell("# the install cell: not part of the code hash"),
         nbformat.v4.new_markdown_cell("Some text."),
         nbformat.v4.new_code_cell(
-            "import numpy as np\nfrom mlpcore.claims import claim\nfrom mlpcore.notebook import glue\n"
+            "import numpy as np\nfrom mlpcore.claims import claim\nfrom mlpcore.glue import glue\n"
             "draw = np.random.default_rng(10).random()\n"
             "book = np.random.Generator(np.random.PCG64(10)).random()\n"
             "glue('draw', draw)"),

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mlpcore import claims
-from mlpcore.notebook import glue
+from mlpcore.glue import glue
 
 
 @pytest.fixture(autouse=True)

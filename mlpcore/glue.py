@@ -1,4 +1,4 @@
-"""Helpers for the book's notebooks that must also work outside the book (Colab, Jupyter).
+"""Glue: computed values handed to the book's prose, in the book and outside it (Colab).
 
 ``glue`` hands a computed value to the book's prose (myst-nb's ``{glue:text}`` role).
 Two details make it safe to call everywhere:
