@@ -1,0 +1,240 @@
+"""The Chinese edition's machinery (booktools/i18n.py, locale/README.md): how pages are cut
+into catalogue entries, that applying a catalogue changes the prose and nothing else, and
+the translator's format check."""
+import json
+
+import polib
+import pytest
+
+from booktools import i18n
+from booktools.i18n_messages import message_entries, template_errors
+
+
+@pytest.fixture(scope="module")
+def page_blocks():
+    """{page: [msgid, ...] in order} for every page of the book."""
+    return {p: [b.msgid for u in i18n.read_units(p) for b in u.blocks] for p in i18n.pages()}
+
+
+def _apply(tmp_path, page_blocks, translate):
+    tables = {i18n.page_name(p): {m: translate(m) for m in ids} for p, ids in page_blocks.items()}
+    i18n.apply(tmp_path, tables=tables, quiet=True)
+    return tmp_path
+
+
+def test_every_page_has_entries(page_blocks):
+    assert {p.as_posix() for p in page_blocks} >= {
+        "book/intro.md", "book/glossary.md", "book/references.md", "book/robustness.md",
+        "book/api.md", "book/00_mlp_in_numpy.ipynb"}
+    for page, ids in page_blocks.items():
+        assert ids, f"{page}: no translatable block found"
+
+
+def test_identity_catalogue_reproduces_every_source_byte_for_byte(tmp_path, page_blocks):
+    out = _apply(tmp_path, page_blocks, lambda m: m)
+    for page in page_blocks:
+        assert (out / page).read_bytes() == (i18n.ROOT / page).read_bytes(), page
+
+
+def test_notebook_writer_is_nbformats(page_blocks):
+    """apply re-serialises a translated notebook: it must write what nbformat writes, so
+    that the code cells and outputs are byte-identical, not just equal."""
+    for page in page_blocks:
+        if page.suffix == ".ipynb":
+            raw = (i18n.ROOT / page).read_text(encoding="utf-8")
+            assert i18n.dump_notebook(json.loads(raw)) == raw, page
+
+
+def test_dummy_translation_changes_every_block_and_nothing_else(tmp_path, page_blocks):
+    out = _apply(tmp_path, page_blocks, lambda m: "ZH " + m)
+    for page, ids in page_blocks.items():
+        if page.suffix == ".ipynb":
+            english = json.loads((i18n.ROOT / page).read_text(encoding="utf-8"))
+            chinese = json.loads((out / page).read_text(encoding="utf-8"))
+            assert english["metadata"] == chinese["metadata"]
+            assert len(english["cells"]) == len(chinese["cells"])
+            again = []
+            for e, z in zip(english["cells"], chinese["cells"]):
+                if e["cell_type"] != "markdown":
+                    # the source and outputs as they were; only the figure's alt text
+                    # and caption in the metadata are prose
+                    assert {k: v for k, v in e.items() if k != "metadata"} == \
+                        {k: v for k, v in z.items() if k != "metadata"}, \
+                        f"{page}: a code cell or its outputs changed"
+                    texts = dict(i18n._figure_texts(e))
+                    for kind, text in i18n._figure_texts(z):
+                        assert text == "ZH " + texts[kind]
+                        again.append(text)
+                    strip = lambda c: json.dumps(c["metadata"]).replace("ZH ", "")  # noqa: E731
+                    assert strip(e) == strip(z)
+                else:
+                    assert {k: v for k, v in e.items() if k != "source"} == \
+                        {k: v for k, v in z.items() if k != "source"}
+                    again.extend(b.msgid for b in i18n.blocks("".join(z["source"])))
+        else:
+            again = [b.msgid for b in i18n.blocks((out / page).read_text(encoding="utf-8"))]
+        assert again == ["ZH " + m for m in ids], f"{page}: a block was not replaced in place"
+
+
+SAMPLE = """\
+# A title
+
+A paragraph with {glue:text}`x` and $a^2$
+on two lines.
+
+1. First item,
+   continued.
+2. {glue:text}`only_a_number`
+
+| name | value |
+|---|---|
+| the loss | 3.5 |
+
+```{note}
+:class: dropdown
+Inside a **note**.
+```
+
+:::{admonition} A title to translate
+Body of the admonition.
+:::
+
+```{figure} path/to/x.png
+:alt: Not translated here.
+
+The caption.
+```
+
+```{glossary}
+weight decay
+权重衰减
+  The definition.
+```
+
+```python
+x = "code is never translated"
+```
+
+$$
+y = x
+$$
+
+(a-label)=
+> A quoted paragraph.
+"""
+
+
+def test_cutting_rules():
+    found = i18n.blocks(SAMPLE)
+    assert [b.msgid for b in found] == [
+        "A title",
+        "A paragraph with {glue:text}`x` and $a^2$\non two lines.",
+        "First item,\ncontinued.",
+        "name", "value", "the loss",
+        "Inside a **note**.",
+        "A title to translate",
+        "Body of the admonition.",
+        "The caption.",
+        "The definition.",
+        "A quoted paragraph.",
+    ]
+    assert [b.kind for b in found][:6] == ["heading", "paragraph", "paragraph",
+                                           "table cell", "table cell", "table cell"]
+    table = {b.msgid: "中" + b.msgid.replace("\n", "\n中") for b in found}
+    out = i18n.replace_blocks(SAMPLE, dict(enumerate(table[b.msgid] for b in found)), found)
+    assert "1. 中First item,\n   中continued." in out
+    assert "| 中the loss | 3.5 |" in out
+    assert ":alt: Not translated here." in out and 'x = "code is never translated"' in out
+    assert "weight decay\n权重衰减\n  中The definition." in out
+    assert "> 中A quoted paragraph." in out
+    # a longer translation of a list item keeps its indentation, a table cell one line
+    one = {i: "a\nb\nc" for i, b in enumerate(found)
+           if b.msgid in ("First item,\ncontinued.", "the loss")}
+    out = i18n.replace_blocks(SAMPLE, one, found)
+    assert "1. a\n   b\n   c\n2." in out and "| a b c | 3.5 |" in out
+
+
+def test_format_check_accepts_a_faithful_translation():
+    msgid = ("With {term}`weight decay` ({term}`Weight decay <weight decay>`) the loss is "
+             "{glue:text}`loss` at $\\lambda = 0.1$; see {doc}`02_dropout`, `SGD` and "
+             "[the paper](https://example.org/p) {cite:p}`krogh1991simple`.")
+    msgstr = ("使用{term}`权重衰减 <weight decay>`（{term}`weight decay`）时，在 "
+              "$\\lambda = 0.1$ 处损失为 {glue:text}`loss`；参见 {doc}`02_dropout`、`SGD` 和"
+              "[论文](https://example.org/p) {cite:p}`krogh1991simple`。")
+    assert i18n.format_errors(msgid, msgstr) == []
+
+
+@pytest.mark.parametrize("broken, what", [
+    ("损失为 {glue:text}`los`。", "role '{glue:text}`loss`' missing"),
+    ("损失为 {glue:text}`loss`，$\\lambda=0.1$。", "math '$\\\\lambda = 0.1$' missing"),
+    ("{term}`权重衰减` {glue:text}`loss` $\\lambda = 0.1$", "term 'weight decay' missing"),
+    ("{glue:text}`loss` $\\lambda = 0.1$ {term}`weight decay` SGD", "code '`SGD`' missing"),
+])
+def test_format_check_names_what_a_translation_lost(broken, what):
+    msgid = "With {term}`weight decay` the loss is {glue:text}`loss` at $\\lambda = 0.1$ (`SGD`)."
+    assert what in i18n.format_errors(msgid, broken)
+
+
+def test_format_check_one_line_blocks():
+    assert i18n.format_errors("the loss", "损失\n函数", single_line=True)
+    assert i18n.format_errors("the loss", "损失 | 函数", single_line=True)
+
+
+def _catalogue(entries):
+    po = i18n.new_catalogue("a test")
+    for msgid, msgstr in entries:
+        po.append(polib.POEntry(msgid=msgid, msgstr=msgstr))
+    return po
+
+
+def test_reextraction_keeps_translations_marks_changed_ones_fuzzy_and_drops_gone_ones():
+    old = _catalogue([
+        ("The training loss keeps falling while the held-out loss rises.", "训练损失持续下降，而留出损失上升。"),
+        ("A heading", "一个标题"),
+        ("A paragraph that was removed from the page entirely, long ago.", "一段被删除的文字。"),
+    ])
+    new = i18n.merge(i18n.new_catalogue("a test"), old, [
+        ("A heading", [("book/x.md", "1")], [], set()),
+        ("The training loss keeps falling while the held-out loss rises a lot.", [("book/x.md", "3")], [], set()),
+        ("Something new.", [("book/x.md", "5")], [], set()),
+    ])
+    by_id = {e.msgid: e for e in new if not e.obsolete}
+    assert by_id["A heading"].msgstr == "一个标题" and not by_id["A heading"].fuzzy
+    changed = by_id["The training loss keeps falling while the held-out loss rises a lot."]
+    assert changed.fuzzy and changed.previous_msgid.startswith("The training loss")
+    assert by_id["Something new."].msgstr == ""
+    assert [e.msgid for e in new.obsolete_entries()] == [
+        "The training loss keeps falling while the held-out loss rises.",
+        "A paragraph that was removed from the page entirely, long ago."]
+
+
+def test_extracted_catalogue_is_deterministic(tmp_path):
+    """Two extractions of the same page give the same file (no dates in the header)."""
+    entries, _ = i18n.page_entries(i18n.Path("book/intro.md"))
+    texts = []
+    for _ in range(2):
+        po = i18n.merge(i18n.new_catalogue("x"), None, entries)
+        texts.append(str(po))
+    assert texts[0] == texts[1] and "Creation-Date" not in texts[0]
+
+
+def test_mlpcore_messages_are_extracted_with_their_templates():
+    from mlpcore.exercises import _runner
+    entries = {m: flags for m, _, _, flags in message_entries()}
+    assert _runner.NOT_ATTEMPTED in entries
+    assert "all cases pass" in entries
+    assert entries["your function changed its input `{changed}` in place"] == {"python-brace-format"}
+    # not for learners: docstrings, regular expressions, raise messages
+    assert not any(m.startswith("The registry of graded exercises") for m in entries)
+    assert "name '(\\w+)' is not defined" not in entries
+
+
+def test_mlpcore_template_check():
+    msgid = "{label}: expected {preview(expected)}, got {preview(array)}; max abs error {error:.3g}"
+    good = "{label}：应为 {preview(expected)}，得到 {preview(array)}；最大绝对误差 {error:.3g}"
+    assert template_errors(msgid, good) == []
+    assert template_errors(msgid, good.replace("{error:.3g}", "{error}")) == [
+        "field {error:.3g} missing", "field {error} not in the English"]
+    assert "a single { or } (write {{ or }} for a literal brace)" in template_errors(
+        msgid, good + " {")
+    assert template_errors("use `x.copy()`", "使用 x.copy()", brace_format=False)
