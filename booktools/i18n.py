@@ -4,6 +4,7 @@
                                                   # and mlpcore/locale/zh_CN/LC_MESSAGES/mlpcore.po
     python -m booktools.i18n check [PAGE ...]     # missing / fuzzy / format errors, per entry
     python -m booktools.i18n apply [--out DIR]    # the Chinese sources (default _build/zh/src)
+    python -m booktools.i18n build [--strict]     # apply, then build _build/html/zh
 
 PAGE is a page's stem (``01_weight_decay``, ``intro``) or ``mlpcore``; none means all.
 
@@ -752,7 +753,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     p = sub.add_parser("apply", help="write the Chinese sources")
     p.add_argument("pages", nargs="*")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    p = sub.add_parser("build", help="write the Chinese sources and build _build/html/zh "
+                       "(booktools/i18n_build.py)")
+    p.add_argument("--strict", action="store_true", help="-W -n, as make test's build")
     args = ap.parse_args(argv)
+    if args.command == "build":
+        from booktools.i18n_build import build
+        return build(strict=args.strict)
     names = args.pages or catalogue_names()
     unknown = set(names) - set(catalogue_names())
     if unknown:
