@@ -238,3 +238,130 @@ def test_mlpcore_template_check():
     assert "a single { or } (write {{ or }} for a literal brace)" in template_errors(
         msgid, good + " {")
     assert template_errors("use `x.copy()`", "使用 x.copy()", brace_format=False)
+
+
+# ---------------------------------------------------------------- never stale
+
+#: THE STRICTNESS SWITCH. True: `make test` fails while any English block of any page
+#: (or any check() message) lacks a finished Chinese translation (missing or fuzzy).
+#: False while the translation is being written: then only the catalogues' being in step
+#: with the English (every block has an entry: run `python -m booktools.i18n extract`)
+#: and the format of the translations that exist are enforced.
+REQUIRE_COMPLETE_TRANSLATION = True
+
+ALWAYS = {"not in catalogue", "no catalogue", "format"}
+
+
+@pytest.mark.parametrize("name", i18n.catalogue_names())
+def test_catalogue_is_not_stale(name):
+    """Every English block has an entry, and (with REQUIRE_COMPLETE_TRANSLATION) a
+    translation that is not fuzzy and passes the format check; named by page and first
+    words, as `python -m booktools.i18n check` prints them."""
+    problems = [p for p in i18n.check_page(name)
+                if REQUIRE_COMPLETE_TRANSLATION or p.status in ALWAYS]
+    shown = "\n  ".join(str(p) for p in problems[:25])
+    more = f"\n  ... and {len(problems) - 25} more" if len(problems) > 25 else ""
+    if problems:
+        pytest.fail(f"{len(problems)} stale or untranslated entries in "
+                    f"{i18n.catalogue_path(name).relative_to(i18n.ROOT)} "
+                    f"(python -m booktools.i18n check {name}):\n  {shown}{more}", pytrace=False)
+
+
+def test_staleness_is_detected(tmp_path, monkeypatch):
+    """An English paragraph that changes makes its entry 'not in catalogue' until extract
+    runs, then fuzzy; a translation that drops a glued number fails the format check."""
+    page = i18n.Path("book/references.md")
+    text = (i18n.ROOT / page).read_text(encoding="utf-8")
+    monkeypatch.setattr(i18n, "LOCALE", tmp_path)
+    entries, _ = i18n.page_entries(page)
+    po = i18n.merge(i18n.new_catalogue("x"), None, entries)
+    for e in po:
+        e.msgstr = "参考文献" if e.msgid == "References" else "原始论文 " + e.msgid
+    po.save(str(tmp_path / "references.po"))
+    assert i18n.check_page("references") == []
+    changed = text.replace("two textbooks to read", "three textbooks to read")
+    monkeypatch.setattr(i18n, "read_units", lambda p, warn=None: [
+        i18n.Unit(0, changed, i18n.blocks(changed))])
+    stale = i18n.check_page("references")
+    assert [p.status for p in stale] == ["not in catalogue"]
+    assert str(stale[0]).startswith("references [] not in catalogue") and \
+        '"The original papers behind each idea' in str(stale[0])
+    i18n.extract_page(page)
+    assert [p.status for p in i18n.check_page("references")] == ["fuzzy"]
+    po = polib.pofile(str(tmp_path / "references.po"))
+    po.find("References").msgstr = "参考文献 {glue:text}`x`"
+    po.save()
+    assert "format" in [p.status for p in i18n.check_page("references")]
+
+
+# ---------------------------------------------------------------- check() in Chinese
+
+@pytest.fixture
+def chinese_messages(tmp_path, monkeypatch):
+    """A test-only mlpcore catalogue with a few translations (the real one is being
+    written), in force for the test."""
+    from mlpcore.exercises import _i18n, _runner
+    po = polib.pofile(str(i18n.MLPCORE_PO))
+    zh = {
+        _runner.NOT_ATTEMPTED: "尚未作答：把练习单元格中 `raise NotImplementedError(...)` 那一行换成你的代码，"
+                               "运行该单元格，再运行这个检查",
+        "all cases pass": "全部用例通过",
+        "see below": "见下",
+        _i18n.HEADER: "{self.exercise}：{self.points}/{self.max_points} 分，{verdict}",
+        _i18n.HINT: " → 提示：{self.hint}",
+        "{label}: expected shape {expected.shape}, got shape {array.shape}":
+            "{label}：形状应为 {expected.shape}，得到 {array.shape}",
+    }
+    for e in po:
+        if e.msgid in zh:
+            e.msgstr = zh.pop(e.msgid)
+    assert not zh, f"not in mlpcore.po: {list(zh)}"
+    path = tmp_path / "zh_CN" / "LC_MESSAGES" / "mlpcore.po"
+    path.parent.mkdir(parents=True)
+    po.save(str(path))
+    monkeypatch.setattr(_i18n, "LOCALE_DIR", tmp_path)
+    _i18n.catalogue.cache_clear()
+    _i18n.set_language("zh_CN")
+    yield
+    _i18n.set_language(None)
+    _i18n.catalogue.cache_clear()
+
+
+def _stub_and_wrong(exercise_id):
+    from mlpcore.exercises import get_exercise
+    exercise = get_exercise(exercise_id)
+    namespace = {}
+    exec(f"def {exercise.function}({', '.join(exercise.params)}):\n"
+         f"    raise NotImplementedError\n", namespace)
+    stub = namespace[exercise.function]
+    exec(f"import numpy as np\ndef {exercise.function}({', '.join(exercise.params)}):\n"
+         f"    return np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1))\n", namespace)
+    return stub, namespace[exercise.function]
+
+
+def test_check_speaks_chinese_and_falls_back_to_english_per_string(chinese_messages, capsys):
+    from mlpcore.exercises import check
+    stub, wrong = _stub_and_wrong("ch00.scale_shift_backward")
+    check("ch00.scale_shift_backward", stub)
+    assert capsys.readouterr().out.startswith("ch00.scale_shift_backward: 尚未作答：")
+    check("ch00.scale_shift_backward", wrong)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("ch00.scale_shift_backward：0/") and lines[0].endswith("分，见下")
+    # the message's template is translated, its fields filled with the English values;
+    # the case names have no translation here: English
+    assert any(": grad_x：形状应为 (" in line and "，得到 (1, 1)" in line for line in lines[1:]), lines
+
+
+def test_check_is_english_by_default(capsys):
+    from mlpcore.exercises import _runner, check
+    stub, _ = _stub_and_wrong("ch00.scale_shift_backward")
+    check("ch00.scale_shift_backward", stub)
+    assert capsys.readouterr().out == f"ch00.scale_shift_backward: {_runner.NOT_ATTEMPTED}\n"
+
+
+def test_the_runner_templates_check_translates_are_the_runners():
+    """mlpcore/exercises/_i18n.py formats the runner's lines from the runner's own
+    f-strings (as extracted): if the runner rewords one, this fails (update _i18n)."""
+    from mlpcore.exercises import _i18n
+    extracted = {m for m, *_ in message_entries()}
+    assert set(_i18n.TEMPLATES) <= extracted, set(_i18n.TEMPLATES) - extracted
