@@ -609,22 +609,23 @@ def check_page(name: str, stale_only: bool = False) -> list[Problem]:
     problems = []
     if name == "mlpcore":
         from booktools.i18n_messages import message_entries, template_errors
-        wanted = [m for m, *_ in message_entries()]
+        wanted = [(m, o) for m, o, *_ in message_entries()]
         single = set()
         fmt = template_errors
     else:
         page = next(p for p in pages() if page_name(p) == name)
         entries, single = page_entries(page)
-        wanted = [m for m, *_ in entries]
+        wanted = [(m, o) for m, o, *_ in entries]
         fmt = None
     if po is None:
         return [Problem(name, "no catalogue", "", f"{path.relative_to(ROOT)} does not exist")]
     have = {e.msgid: e for e in po if not e.obsolete}
-    for msgid in wanted:
+    for msgid, occurrences in wanted:
         e = have.get(msgid)
         if e is None:
             problems.append(Problem(name, "not in catalogue", msgid,
-                                    "run python -m booktools.i18n extract"))
+                                    "run python -m booktools.i18n extract",
+                                    " ".join(f"{f}:{n}" for f, n in occurrences[:1])))
             continue
         occ = " ".join(f"{f}:{n}" for f, n in e.occurrences[:1])
         if not e.msgstr:
@@ -633,7 +634,7 @@ def check_page(name: str, stale_only: bool = False) -> list[Problem]:
         if "fuzzy" in e.flags:
             problems.append(Problem(name, "fuzzy", msgid, "English changed: update, then "
                                     "remove the fuzzy flag", occ))
-        errors = (fmt(msgid, e.msgstr) if fmt else
+        errors = (fmt(msgid, e.msgstr, "python-brace-format" in e.flags) if fmt else
                   format_errors(msgid, e.msgstr, msgid in single))
         for err in errors:
             problems.append(Problem(name, "format", msgid, err, occ))
