@@ -13,12 +13,15 @@ generated config of the Chinese one (booktools/i18n_build.py).
   the edition is built (``mlpcore.exercises.set_language``), so the stored "not
   attempted yet" line of every check cell is the one the learner's kernel prints; and
   after tools/notebook_edition.py has written the edition, its first cell (the install
-  cell, already the edition's own) gets one more line that sets the language, in
-  ``_build/edition-zh`` and in the pages' downloads (``_sources``).
+  cell, already the edition's own) gets one more line that sets the language, and the
+  edition's own two English phrases (its note under the title, the "Reference solution"
+  summary) are Chinese, in ``_build/edition-zh`` and in the pages' downloads
+  (``_sources``).
 """
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 
 import nbformat
@@ -54,6 +57,20 @@ def chinese_check_output(app) -> None:
         set_language(app.config.i18n_language)
 
 
+#: The edition's own English phrases (tools/notebook_edition.py's EDITION_NOTE and
+#: solution_cell), in Chinese: (pattern, replacement). Unmatched text stays as it is.
+EDITION_PHRASES = [
+    (re.compile(r"\*The notebook edition of a chapter of \[(?P<title>[^\]]*)\]\((?P<book>[^)]*)\), "
+                r"for Jupyter and Colab\. \[The same chapter in the book\]\((?P<page>[^)]*)\) "
+                r"hides the cells that check its claims\.\*"),
+     r"*[\g<title>](\g<book>)一章的笔记本版本，供 Jupyter 和 Colab 使用。"
+     r"[书中的同一章](\g<page>)隐藏了记录数字、检验论断的单元格。*"),
+    (re.compile(r"<summary><b>Reference solution</b> of <code>(?P<id>[^<]*)</code> "
+                r"\(open it after your own attempt\)</summary>"),
+     r"<summary><b>参考答案</b>：<code>\g<id></code>（请先自己完成再打开）</summary>"),
+]
+
+
 def set_language_in_edition(app, exception) -> None:
     """After the edition is written (build-finished, after notebook_edition's handler):
     the install cell of every chapter of the edition sets check()'s language."""
@@ -72,7 +89,11 @@ def set_language_in_edition(app, exception) -> None:
             first = nb.cells[0]
             if first.cell_type == "code" and line not in first.source:
                 first.source = first.source + "\n" + line
-                nbformat.write(nb, path)
+            for cell in nb.cells:
+                if cell.cell_type == "markdown":
+                    for pattern, replacement in EDITION_PHRASES:
+                        cell.source = pattern.sub(replacement, cell.source)
+            nbformat.write(nb, path)
 
 
 class _Terms(set):

@@ -168,6 +168,9 @@ def test_chinese_edition_is_the_english_one_in_chinese(books, page):
                 assert e.outputs == z.outputs, f"{page} cell {index}: outputs differ"
     finally:
         _i18n.set_language(None)
+    markdown = "\n".join(c.source for c in chinese.cells if c.cell_type == "markdown")
+    assert "一章的笔记本版本" in markdown and "The notebook edition of a chapter" not in markdown
+    assert "Reference solution" not in markdown
     html = (HTML_ZH / f"{page}.html").read_text(encoding="utf-8")
     branch = zh_branch(english_config())
     assert f"/blob/{branch}/{page}.ipynb" in html
