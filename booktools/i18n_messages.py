@@ -9,7 +9,7 @@ What is extracted: every string literal (implicit concatenations joined) and eve
 f-string of those modules whose text, fields removed, has two words in a row; except
 docstrings, the messages of ``raise`` (errors for the course's authors, not learners),
 strings compared with ``==``/``in``, dictionary keys, arguments of ``re.*`` calls
-(patterns), and the ``id``/``function``/
+(patterns) and ``importlib.import_module``, the translator ``_i18n.py``, and the ``id``/``function``/
 ``params``/``preamble`` of an ``Exercise``.
 
 msgids: a plain literal is its text exactly. An f-string is its *template*: the literal
@@ -32,6 +32,9 @@ from booktools.i18n import MLPCORE_PO, ROOT, format_errors, load, merge, new_cat
 
 SOURCES = ROOT / "mlpcore" / "exercises"
 SKIP_KEYWORDS = {"id", "function", "params", "preamble"}
+#: The translator itself (it names the runner's templates to look them up).
+SKIP_FILES = {"_i18n.py"}
+
 _FIELD = re.compile(r"(?<!\{)\{(?!\{)((?:[^{}]|\{[^{}]*\})+)\}(?!\})")
 
 
@@ -59,8 +62,9 @@ def _excluded(tree: ast.AST) -> set[int]:
         elif isinstance(node, ast.Subscript):
             under.append(node.slice)
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and isinstance(node.func.value, ast.Name) and node.func.value.id == "re"):
-            under.extend(node.args)   # regular expressions
+              and isinstance(node.func.value, ast.Name)
+              and (node.func.value.id == "re" or node.func.attr == "import_module")):
+            under.extend(node.args)   # regular expressions, module names
         elif isinstance(node, ast.keyword) and node.arg in SKIP_KEYWORDS:
             under.append(node.value)
         elif isinstance(node, ast.Assign) and any(
@@ -118,6 +122,8 @@ def message_entries():
     found: dict[str, list] = {}
     order = []
     for path in sorted(SOURCES.glob("*.py")):
+        if path.name in SKIP_FILES:
+            continue
         source = path.read_text(encoding="utf-8")
         tree = ast.parse(source)
         skip = _excluded(tree)
