@@ -579,11 +579,38 @@ def format_errors(msgid: str, msgstr: str, single_line: bool = False) -> list[st
         errors.append(f"{kind} {value!r} missing" + (f" ({n} times)" if n > 1 else ""))
     for (kind, value), n in sorted(extra.items()):
         errors.append(f"{kind} {value!r} not in the English")
+    errors.extend(markup_errors(msgid, msgstr))
     if single_line and "\n" in msgstr.strip():
         errors.append("must be one line (a heading, table cell or title)")
     if "|" in msgstr.replace("\\|", "") and single_line and "|" not in msgid.replace("\\|", ""):
         errors.append("an unescaped | would split the table cell")
     return errors
+
+
+_MARKUP = {"strong_open": "bold", "em_open": "italic", "link_open": "link", "s_open": "strikethrough"}
+
+
+def _markup(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for token in parser().parseInline(text):
+        for child in token.children or []:
+            if child.type in _MARKUP:
+                counts[_MARKUP[child.type]] = counts.get(_MARKUP[child.type], 0) + 1
+    return counts
+
+
+def markup_errors(msgid: str, msgstr: str) -> list[str]:
+    """Bold, italic, links and strikethrough parse as often in the translation as in the
+    English. In Chinese a ``**`` or ``*`` next to full-width punctuation may not close
+    (CommonMark's flanking rules): ``**一句话版本：**容量`` shows its asterisks, while
+    ``**一句话版本**：容量`` is bold."""
+    want, have = _markup(msgid), _markup(msgstr)
+    if want == have:
+        return []
+    show = lambda c: ", ".join(f"{n} {k}" for k, n in sorted(c.items())) or "none"  # noqa: E731
+    return [f"markup: the English has {show(want)}, the translation {show(have)} (in Chinese "
+            f"put a closing ** or * right after a character, punctuation outside: "
+            f"**术语**：...)"]
 
 
 @dataclasses.dataclass

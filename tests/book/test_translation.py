@@ -175,6 +175,16 @@ def test_format_check_names_what_a_translation_lost(broken, what):
     assert what in i18n.format_errors(msgid, broken)
 
 
+def test_format_check_finds_emphasis_that_does_not_parse():
+    """CommonMark's flanking rules: a closing ** after full-width punctuation and before
+    a character does not close, and the reader sees the asterisks."""
+    msgid = "**The one-sentence version:** a multilayer perceptron with *enough* capacity"
+    assert i18n.format_errors(msgid, "**一句话版本**：具有*足够*容量的多层感知机") == []
+    errors = i18n.format_errors(msgid, "**一句话版本：**具有*足够*容量的多层感知机")
+    assert errors and errors[0].startswith("markup: the English has 1 bold, 1 italic, "
+                                           "the translation 1 italic")
+
+
 def test_format_check_one_line_blocks():
     assert i18n.format_errors("the loss", "损失\n函数", single_line=True)
     assert i18n.format_errors("the loss", "损失 | 函数", single_line=True)
