@@ -38,7 +38,7 @@ build-strict: $(STAMP)
 # 2 cores). Not exported: `make bench` measures the library at its default threads.
 ONE_BLAS_THREAD = OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-# nbval runs the notebook edition, which the build just made: tests/test_edition.py proves
+# nbval runs the notebook edition, which the build just made: tests/book/test_edition.py proves
 # its code cells and stored outputs are the book's, cell for cell, so one run checks both
 # (a failure at _build/edition/book/X.ipynb::Cell N is code cell N of book/X.ipynb, counting
 # from 0; the edition's extra cells, the revealed solutions, are Markdown).
@@ -55,36 +55,36 @@ notebooks: $(STAMP)
 
 # One worker per core, each taking whole notebooks (--dist loadscope keeps a notebook's cells
 # in order in one kernel).
-NBVAL = $(ONE_BLAS_THREAD) $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+NBVAL = $(ONE_BLAS_THREAD) $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with tests/book/nbval_sanitize.cfg \
         -n auto --dist loadscope _build/edition/book
 
 # Re-execute every chapter in place (after changing code or text that affects outputs).
 execute: $(STAMP)
-	$(PY) tools/execute_notebooks.py book/*.ipynb
+	$(PY) -m booktools execute book/*.ipynb
 
-# Re-run chapters on other seeds and check every claim there (tools/replicate.py):
+# Re-run chapters on other seeds and check every claim there (booktools/replicate.py):
 #   make replicate SEED=7 [CHAPTERS="01 02"]   -> _build/replicate/7/report.json
 replicate: $(STAMP)
 	@test -n "$(SEED)" || { echo "usage: make replicate SEED=<int> [CHAPTERS=\"01 02\"]"; exit 2; }
-	$(PY) tools/replicate.py run --seed $(SEED) $(if $(CHAPTERS),--chapters $(CHAPTERS))
+	$(PY) -m booktools replicate run --seed $(SEED) $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
 # The one replication `make test` runs. Any seed would do (none is the book's own draws);
 # it is fixed so that a red CI can be rerun exactly.
 CI_REPLICATION_SEED := 2027
 replicate-ci: $(STAMP)
-	$(PY) tools/replicate.py run --seed $(CI_REPLICATION_SEED)
+	$(PY) -m booktools replicate run --seed $(CI_REPLICATION_SEED)
 
 # The robustness appendix's data: every chapter over the report seeds (book/replication/).
 replicate-report: $(STAMP)
-	$(PY) tools/replicate.py report $(if $(SEEDS),--seeds $(SEEDS)) $(if $(CHAPTERS),--chapters $(CHAPTERS))
+	$(PY) -m booktools replicate report $(if $(SEEDS),--seeds $(SEEDS)) $(if $(CHAPTERS),--chapters $(CHAPTERS))
 
 # Student edition of every chapter in student/, from the notebook edition (so the book is
 # built first): numbers written out, solutions replaced by stubs (docs/grading.md).
 student: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --keep-going --quiet
-	$(PY) tools/make_student_edition.py --out student _build/edition/book/*.ipynb
+	$(PY) -m booktools student-edition --out student _build/edition/book/*.ipynb
 	$(PY) -m booktools.i18n build
-	$(PY) tools/make_student_edition.py --out student-zh _build/edition-zh/book/*.ipynb
+	$(PY) -m booktools student-edition --out student-zh _build/edition-zh/book/*.ipynb
 
 # Grade submissions, each exercise in a bubblewrap sandbox (docs/grading.md):
 #   make grade SUBMISSIONS=path/to/folder [CHAPTER=ch02] [REPORT=report.json] [SHARD=K/N]

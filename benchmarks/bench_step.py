@@ -83,7 +83,6 @@ from datetime import date  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from mlpcore.layers import BatchNorm1d, Dropout, Linear, ReLU, Sequential  # noqa: E402
 from mlpcore.losses import CrossEntropyLoss  # noqa: E402
 from mlpcore.optim import SGD  # noqa: E402

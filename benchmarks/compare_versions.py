@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 import time
@@ -36,16 +37,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def import_mlpcore(root: Path, alias: str):
-    """Import the ``mlpcore`` under ``root`` and keep it under the name ``alias``."""
+    """Import the ``mlpcore`` under ``root`` and keep it under the name ``alias``: loaded
+    from its folder as the package ``mlpcore`` (its submodules are found in that folder),
+    then renamed, so that the next version can be loaded as ``mlpcore`` in turn."""
     for name in [n for n in sys.modules if n == "mlpcore" or n.startswith("mlpcore.")]:
         del sys.modules[name]
-    sys.path.insert(0, str(root))
-    try:
-        package = importlib.import_module("mlpcore")
-        for name in ("layers", "losses", "optim"):
-            importlib.import_module(f"mlpcore.{name}")
-    finally:
-        sys.path.remove(str(root))
+    folder = root / "mlpcore"
+    spec = importlib.util.spec_from_file_location(
+        "mlpcore", folder / "__init__.py", submodule_search_locations=[str(folder)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["mlpcore"] = package
+    spec.loader.exec_module(package)
+    for name in ("layers", "losses", "optim"):
+        importlib.import_module(f"mlpcore.{name}")
     for name in [n for n in sys.modules if n == "mlpcore" or n.startswith("mlpcore.")]:
         sys.modules[alias + name[len("mlpcore"):]] = sys.modules.pop(name)
     return package
@@ -80,8 +84,7 @@ def main() -> None:
     import numpy as np
 
     sys.argv = sys.argv[:1]  # bench_step parses its own arguments on import
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import bench_step  # the configurations and data of the main benchmark
+    import bench_step  # beside this script: the configurations and data of the main benchmark
 
     old = import_mlpcore(args.old.resolve(), "mlpcore_old")
     new = import_mlpcore(ROOT, "mlpcore_new")

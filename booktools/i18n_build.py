@@ -42,7 +42,7 @@ def english_config() -> dict:
 
 
 def english_base_url(config: dict) -> str:
-    """As tools/notebook_edition.py's published_url: html.baseurl, else GitHub Pages."""
+    """As booktools/notebook_edition.py's published_url: html.baseurl, else GitHub Pages."""
     base = (config.get("html") or {}).get("baseurl", "")
     if base:
         return base.rstrip("/") + "/"

@@ -12,7 +12,7 @@ generated config of the Chinese one (booktools/i18n_build.py).
 - In the Chinese build (``i18n_language`` = "zh_CN"): check()'s output is Chinese while
   the edition is built (``mlpcore.exercises.set_language``), so the stored "not
   attempted yet" line of every check cell is the one the learner's kernel prints; and
-  after tools/notebook_edition.py has written the edition, its first cell (the install
+  after booktools/notebook_edition.py has written the edition, its first cell (the install
   cell, already the edition's own) gets one more line that sets the language, and the
   edition's own two English phrases (its note under the title, the "Reference solution"
   summary) are Chinese, in ``_build/edition-zh`` and in the pages' downloads
@@ -57,7 +57,7 @@ def chinese_check_output(app) -> None:
         set_language(app.config.i18n_language)
 
 
-#: The edition's own English phrases (tools/notebook_edition.py's EDITION_NOTE and
+#: The edition's own English phrases (booktools/notebook_edition.py's EDITION_NOTE and
 #: solution_cell), in Chinese: (pattern, replacement). Unmatched text stays as it is.
 EDITION_PHRASES = [
     (re.compile(r"\*The notebook edition of a chapter of \[(?P<title>[^\]]*)\]\((?P<book>[^)]*)\), "

@@ -16,17 +16,12 @@ nothing was graded (bad options): the same as `mlpgrader grade` (docs/grading.md
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-_ROOT = Path(__file__).resolve().parents[1]
-if str(_ROOT) not in sys.path:  # mlpgrader is not installed: it lives beside mlpcore
-    sys.path.insert(0, str(_ROOT))
-
-from mlpgrader import options as _options  # noqa: E402
-from mlpgrader.sandbox import SandboxUnavailable  # noqa: E402
+from mlpgrader import options as _options
+from mlpgrader.sandbox import SandboxUnavailable
 
 _STATE = pytest.StashKey[dict]()
 

@@ -1,9 +1,10 @@
 """Input checks shared by layers, losses, optimisers and data helpers, so every error
-names its owner, the shapes or the value, and the fix. Only checks live here.
+names its owner, the shapes or the value, and the fix; and ``DEFAULT_DTYPE``, the dtype
+they (and every constructor) give data that arrives without a float dtype.
 
-``owner`` is what a message calls the caller: a string, or the layer itself,
-whose repr is then built only when an error is raised (these checks run on every
-forward and backward, so they must cost next to nothing when all is well)."""
+``owner`` is what a message calls the caller: a string, or the module itself, whose
+name (``owner_name``) is then built only when an error is raised (these checks run on
+every forward and backward, so they must cost next to nothing when all is well)."""
 from __future__ import annotations
 
 import math
@@ -11,18 +12,26 @@ import numbers
 
 import numpy as np
 
-from mlpcore.module import DEFAULT_DTYPE
+DEFAULT_DTYPE = np.float32
+
+
+def owner_name(owner: object) -> str:
+    """What an error message calls ``owner``: a module's ``_name()`` (e.g.
+    ``Linear(64→128)``), else ``str(owner)``. Called only when a message is built."""
+    name = getattr(owner, "_name", None)
+    return name() if callable(name) else str(owner)
 
 
 def as_float_array(x, owner: object) -> np.ndarray:
     """``x`` as a float ndarray: floats pass through untouched, ints and bools
     become DEFAULT_DTYPE, anything else is refused with a message naming ``owner``."""
-    x = np.asarray(x)
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
     if x.dtype.kind == "f":
         return x
     if x.dtype.kind in "iub":
         return x.astype(DEFAULT_DTYPE)
-    raise TypeError(f"{owner} expects a numeric array, got one of dtype {x.dtype}; "
+    raise TypeError(f"{owner_name(owner)} expects a numeric array, got one of dtype {x.dtype}; "
                     f"convert it with np.asarray(x, dtype=np.float32)")
 
 
@@ -33,22 +42,24 @@ def check_batch(x, in_features: int, owner: object, dtype) -> np.ndarray:
         fix = ("for a single example use x[None, :]" if x.ndim == 1
                else "flatten each example first, e.g. x.reshape(len(x), -1)")
         raise ValueError(
-            f"{owner} got a {x.ndim}-D input of shape {x.shape}; expected a 2-D "
+            f"{owner_name(owner)} got a {x.ndim}-D input of shape {x.shape}; expected a 2-D "
             f"batch of shape (batch, {in_features}). {fix[0].upper()}{fix[1:]}.")
     if x.shape[1] != in_features:
         raise ValueError(
-            f"{owner} got input of shape {x.shape}; expected (batch, "
+            f"{owner_name(owner)} got input of shape {x.shape}; expected (batch, "
             f"{in_features}). Check in_features or flatten the input.")
-    return np.asarray(x, dtype=dtype)
+    return x if x.dtype == dtype else x.astype(dtype)
 
 
 def check_grad_out(owner: object, grad_out, shape: tuple, dtype) -> np.ndarray:
     """``grad_out`` as an array of ``dtype`` (so a float64 gradient does not upcast a
     float32 layer), after checking it has the shape of the forward output."""
+    if type(grad_out) is np.ndarray and grad_out.dtype == dtype and grad_out.shape == shape:
+        return grad_out  # the usual case, checked at the cost of three comparisons
     grad_shape = np.shape(grad_out)
     if grad_shape != shape:
         raise ValueError(
-            f"{owner}.backward got grad_out of shape {grad_shape}; expected {shape}, the "
+            f"{owner_name(owner)}.backward got grad_out of shape {grad_shape}; expected {shape}, the "
             f"shape of the output of the last forward. Pass d loss / d output of this layer.")
     return np.asarray(grad_out, dtype=dtype)
 

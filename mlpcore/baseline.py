@@ -15,7 +15,7 @@ import numpy as np
 
 from mlpcore.data import load_digits, train_test_split
 from mlpcore.layers import Linear, ReLU, Sequential
-from mlpcore.module import DEFAULT_DTYPE
+from mlpcore._checks import DEFAULT_DTYPE
 
 __all__ = ["DigitsSplit", "digits_split", "make_mlp", "RECIPE", "SPLIT_SEED", "SEEDS"]
 

@@ -36,7 +36,7 @@ def get_total_norm(arrays: Iterable[np.ndarray], norm_type: float = 2.0,
         # Accumulate in float64 so the squares of a large float32 gradient (|g| > 1e19)
         # do not overflow to inf before the root brings them back into range.
         if norm_type == 2.0:
-            power_sum = sum(float(np.sum(np.square(a, dtype=np.float64))) for a in arrays)
+            power_sum = sum(float(np.square(a, dtype=np.float64).sum()) for a in arrays)
         else:
             power_sum = sum(float(np.sum(np.power(np.abs(a), norm_type, dtype=np.float64)))
                             for a in arrays)

@@ -2,7 +2,7 @@
 
 All randomness comes from an explicitly passed ``np.random.Generator`` (``rng=``):
 the same seed gives the same batches and the same data sets. Features are
-float32 by default (``mlpcore.module.DEFAULT_DTYPE``); class labels are int64.
+float32 by default (``DEFAULT_DTYPE``, beside the input checks in ``mlpcore._checks``); class labels are int64.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from mlpcore._checks import check_float_dtype, check_positive_int, check_rng
-from mlpcore.module import DEFAULT_DTYPE
+from mlpcore._checks import DEFAULT_DTYPE
 
 __all__ = ["minibatches", "load_digits", "train_test_split", "standardize", "make_linear_regression",
            "make_polynomial", "polynomial_features", "make_moons", "make_spirals", "DIGITS_SHA256"]

@@ -23,10 +23,13 @@ from mlpcore.clip import get_total_norm
 from mlpcore.layers import Linear, Residual
 from mlpcore.module import Module
 
-__all__ = ["named_layers", "linear_layers", "forward_with_activations", "activation_stats",
+__all__ = ["ACTIVATION_KINDS", "layer_kind", "named_layers", "linear_layers", "forward_with_activations", "activation_stats",
            "LayerStats", "stats_table", "gradient_norms", "layer_gradient_norms",
            "activation_gradients", "update_ratios", "Recorder"]
 
+# The layers whose output is an activation function's (what the profiles and histograms
+# select by default), as ``layer_kind`` reads them off a name.
+ACTIVATION_KINDS = ("Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU")
 TANH_SATURATION = 0.97      # |tanh(x)| > 0.97  <=>  tanh'(x) = 1 - y^2 < 0.06
 SIGMOID_SATURATION = 0.03   # sigma < 0.03 or > 0.97  <=>  sigma'(x) < 0.03
 
@@ -49,6 +52,11 @@ def named_layers(model: Module) -> list[tuple[str, Module]]:
 
     walk(model, "")
     return layers
+
+
+def layer_kind(name: str) -> str:
+    """The class name in a layer name ``"path:Class"`` (``"3.block.0:Linear"`` -> ``"Linear"``)."""
+    return name.rsplit(":", 1)[-1]
 
 
 def linear_layers(model: Module) -> list[tuple[str, Linear]]:
@@ -114,7 +122,7 @@ class LayerStats:
 
     @property
     def kind(self) -> str:
-        return self.name.rsplit(":", 1)[-1]
+        return layer_kind(self.name)
 
     def __str__(self) -> str:
         return self._format(len(self.name))
@@ -126,10 +134,6 @@ class LayerStats:
         if self.dead is not None:
             text += f"  dead {self.dead:6.1%}"
         return text
-
-
-def _layer_kind(name: str) -> str:
-    return name.rsplit(":", 1)[-1]
 
 
 def activation_stats(model_or_acts, X: np.ndarray | None = None, *,
@@ -150,7 +154,7 @@ def activation_stats(model_or_acts, X: np.ndarray | None = None, *,
             raise TypeError("activation_stats got activations and X; pass one or the other")
     stats = []
     for name, out in acts:
-        kind = _layer_kind(name)
+        kind = layer_kind(name)
         out = np.asarray(out)
         saturated = dead = None
         if kind == Tanh.__name__:
@@ -399,7 +403,6 @@ class Recorder:
 
 # ----- one network's profile (chapter 3) -----------------------------------------------
 __all__ += ["layer_profile", "fit_geometric_factor"]
-_ACTIVATION_KINDS = ("Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU")
 
 
 def layer_profile(model: Module, loss_fn, X: np.ndarray, y: np.ndarray) -> dict:
@@ -416,10 +419,10 @@ def layer_profile(model: Module, loss_fn, X: np.ndarray, y: np.ndarray) -> dict:
     """
     acts = forward_with_activations(model, X)
     loss = float(loss_fn(acts[-1][1], y))
-    stats = [s for s in activation_stats(acts, bins=10) if s.kind in _ACTIVATION_KINDS]
+    stats = [s for s in activation_stats(acts, bins=10) if s.kind in ACTIVATION_KINDS]
     if not stats:
         raise ValueError("layer_profile: the model has no activation layer "
-                         f"({', '.join(_ACTIVATION_KINDS)}) to profile")
+                         f"({', '.join(ACTIVATION_KINDS)}) to profile")
     grads = dict(activation_gradients(model, loss_fn, X, y))
     return {
         "activation": stats[0].kind.lower(),

@@ -25,7 +25,8 @@ __all__ = ["linear", "linear_backward", "relu", "relu_backward", "leaky_relu",
            "leaky_relu_backward", "elu", "elu_backward", "sigmoid", "sigmoid_backward",
            "tanh", "tanh_backward", "dropout", "dropout_backward", "batch_norm_train",
            "batch_norm_eval", "batch_norm_backward", "batch_norm_backward_graph", "layer_norm", "layer_norm_backward", "softmax_cross_entropy", "mse",
-           "sgd_step", "sgd_step_inplace", "adam_step", "adam_step_inplace", "adamw_step"]
+           "sgd_step", "sgd_step_inplace", "adam_step", "adam_step_inplace", "adamw_step",
+           "adamw_step_inplace"]
 
 
 # ----- linear layer -------------------------------------------------------------
@@ -287,14 +288,14 @@ def sgd_step(param, grad, buf, *, lr, momentum=0.0, dampening=0.0, nesterov=Fals
     return buf
 
 
-def sgd_step_inplace(param, grad, buf, work, *, lr, momentum=0.0, dampening=0.0,
-                     nesterov=False, weight_decay=0.0, maximize=False):
+def sgd_step_inplace(param, grad, buf, direction, lookahead=None, *, lr, momentum=0.0,
+                     dampening=0.0, nesterov=False, weight_decay=0.0, maximize=False):
     """``sgd_step`` without temporaries, for the training loop: the same operations in
-    the same order, so bit for bit the same result (tests/test_functional.py checks it).
-    ``work`` is a pair of scratch arrays like ``param`` (the second is used only with
-    nesterov, and may be None otherwise); ``buf`` (None on the first step) is updated
-    in place and returned. ``maximize`` steps along -grad."""
-    direction, scratch = work
+    the same order, so bit for bit the same result (tests/mlpcore/test_functional.py checks it).
+    Two work arrays like ``param``, allocated once by the caller: ``direction`` holds
+    the step's direction g (then lr · g), ``lookahead`` momentum · b (nesterov only; may
+    be None otherwise). ``buf`` (None on the first step) is updated in place and
+    returned. ``maximize`` steps along -grad."""
     if weight_decay != 0:
         np.multiply(param, weight_decay, out=direction)
         (np.subtract if maximize else np.add)(direction, grad, out=direction)
@@ -302,6 +303,7 @@ def sgd_step_inplace(param, grad, buf, work, *, lr, momentum=0.0, dampening=0.0,
         np.negative(grad, out=direction)
     else:
         np.copyto(direction, grad, casting="same_kind")
+    step_along = direction
     if momentum != 0:
         if buf is None:
             buf = direction.copy()
@@ -311,10 +313,10 @@ def sgd_step_inplace(param, grad, buf, work, *, lr, momentum=0.0, dampening=0.0,
                 direction *= 1 - dampening
             buf += direction
         if nesterov:
-            direction += np.multiply(buf, momentum, out=scratch)
+            direction += np.multiply(buf, momentum, out=lookahead)
         else:
-            np.copyto(direction, buf)
-    direction *= lr
+            step_along = buf  # g <- b: lr · b is written into direction below
+    np.multiply(step_along, lr, out=direction)
     param -= direction
     return buf
 
@@ -352,31 +354,45 @@ def adamw_step(param, grad, m, v, t, *, lr, betas=(0.9, 0.999), eps=1e-8,
     return adam_step(param, grad, m, v, t, lr=lr, betas=betas, eps=eps, v_max=v_max)
 
 
-def adam_step_inplace(param, grad, m, v, t, work, *, lr, betas=(0.9, 0.999), eps=1e-8,
-                      weight_decay=0.0, v_max=None, maximize=False):
+def adam_step_inplace(param, grad, m, v, t, temp, adjusted_grad=None, *, lr,
+                      betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, v_max=None,
+                      maximize=False):
     """``adam_step`` without temporaries: the same operations in the same order (bit for
-    bit the same result, as tests/test_functional.py checks), updating ``m``, ``v`` and
-    ``v_max`` in place. ``work`` is a pair of scratch arrays like ``param`` (the second
-    is used only with weight_decay or maximize, and may be None otherwise)."""
+    bit the same result, as tests/mlpcore/test_functional.py checks), updating ``m``, ``v`` and
+    ``v_max`` in place. Two work arrays like ``param``, allocated once by the caller:
+    ``temp`` holds each intermediate in turn ((1 - β1) g, (1 - β2) g², the denominator,
+    the step), ``adjusted_grad`` the gradient the moments see when it is not ``grad``
+    itself (g + weight_decay · p, or -g with maximize; may be None otherwise)."""
     beta1, beta2 = betas
-    scratch, signed = work
     if weight_decay != 0:
-        np.multiply(param, weight_decay, out=signed)
-        (np.subtract if maximize else np.add)(signed, grad, out=signed)
-        grad = signed
+        np.multiply(param, weight_decay, out=adjusted_grad)
+        (np.subtract if maximize else np.add)(adjusted_grad, grad, out=adjusted_grad)
+        grad = adjusted_grad
     elif maximize:
-        grad = np.negative(grad, out=signed)
+        grad = np.negative(grad, out=adjusted_grad)
     m *= beta1
-    m += np.multiply(grad, 1 - beta1, out=scratch)
+    m += np.multiply(grad, 1 - beta1, out=temp)
     v *= beta2
-    np.multiply(grad, grad, out=scratch)
-    scratch *= 1 - beta2
-    v += scratch
+    np.multiply(grad, grad, out=temp)
+    temp *= 1 - beta2
+    v += temp
     if v_max is not None:
         np.maximum(v_max, v, out=v_max)
-    denom = np.sqrt(v if v_max is None else v_max, out=scratch)
+    denom = np.sqrt(v if v_max is None else v_max, out=temp)
     denom /= math.sqrt(1 - beta2 ** t)
     denom += eps  # eps after the bias correction, as PyTorch
-    step = np.divide(m, denom, out=scratch)
+    step = np.divide(m, denom, out=temp)
     step *= lr / (1 - beta1 ** t)
     param -= step
+
+
+def adamw_step_inplace(param, grad, m, v, t, temp, adjusted_grad=None, *, lr,
+                       betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, v_max=None,
+                       maximize=False):
+    """``adamw_step`` without temporaries (bit for bit the same result): the decoupled
+    shrink p ← p · (1 - lr · weight_decay), then ``adam_step_inplace`` without L2
+    (``adjusted_grad`` is used only with maximize)."""
+    if weight_decay != 0:
+        param *= 1 - lr * weight_decay
+    adam_step_inplace(param, grad, m, v, t, temp, adjusted_grad, lr=lr, betas=betas,
+                      eps=eps, v_max=v_max, maximize=maximize)

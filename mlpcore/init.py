@@ -241,16 +241,11 @@ def draw_dtype(dtype) -> np.dtype:
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float32)
 
 
-def random_uniform(rng: np.random.Generator, shape: tuple, dtype) -> np.ndarray:
-    """U[0, 1) draws of ``shape`` in ``draw_dtype(dtype)``."""
-    return rng.random(shape, dtype=draw_dtype(dtype))
-
-
 def _fill_uniform(array: np.ndarray, low: float, high: float, rng: np.random.Generator):
     # low + (high - low) u, written as mid + half (2u - 1): for Linear's symmetric
     # bounds, bit for bit the numbers mlpcore has always drawn (chapter 0's outputs
     # depend on them). Python floats keep the draws' dtype.
-    draws = random_uniform(rng, array.shape, array.dtype)
+    draws = rng.random(array.shape, dtype=draw_dtype(array.dtype))  # U[0, 1)
     draws *= 2
     draws -= 1
     draws *= (high - low) / 2

@@ -14,14 +14,15 @@ import numpy as np
 
 from mlpcore import functional as F
 from mlpcore import init
-from mlpcore._checks import (as_float_array, check_batch, check_float_dtype, check_grad_out,
-                             check_drop_probability, check_positive_int, check_rng)
+from mlpcore._checks import (DEFAULT_DTYPE, as_float_array, check_batch, check_float_dtype,
+                             check_grad_out, check_drop_probability, check_positive_int,
+                             check_rng)
 from mlpcore.activations import ELU, LeakyReLU, ReLU, Sigmoid, Tanh
-from mlpcore.init import random_uniform
-from mlpcore.module import DEFAULT_DTYPE, Module, Parameter
+from mlpcore.init import draw_dtype
+from mlpcore.module import Module, Parameter
 from mlpcore.normalization import BatchNorm1d, LayerNorm
 
-__all__ = ["Linear", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Dropout",
+__all__ = ["Linear", "ReLU", "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Dropout", "draw_keep_mask",
            "BatchNorm1d", "LayerNorm", "Residual", "Sequential"]
 
 
@@ -57,14 +58,14 @@ class Linear(Module):
         return f"Linear({self.in_features}→{self.out_features})"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = check_batch(x, self.in_features, self._name(), self.weight.dtype)
+        x = check_batch(x, self.in_features, self, self.weight.dtype)
         self._cache = x
         return F.linear(x, self.weight.data, None if self.bias is None else self.bias.data)
 
     def backward(self, grad_out: np.ndarray, *,
                  needs_input_grad: bool = True) -> np.ndarray | None:
         x = self._take_cache()
-        grad_out = check_grad_out(self._name(), grad_out, (x.shape[0], self.out_features),
+        grad_out = check_grad_out(self, grad_out, (x.shape[0], self.out_features),
                                   self.weight.dtype)
         grad_x, grad_weight, grad_bias = F.linear_backward(
             x, self.weight.data, grad_out, needs_input_grad=needs_input_grad)
@@ -76,6 +77,13 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+def draw_keep_mask(rng: np.random.Generator, shape: tuple, p: float, dtype) -> np.ndarray:
+    """Dropout's keep-mask m of ``shape``: 1 (keep) with probability 1 - p, 0 (drop) with
+    probability p, in ``dtype``; drawn as U[0, 1) >= p from ``rng`` in
+    ``init.draw_dtype(dtype)``, the library's one rule for the dtype of random draws."""
+    return (rng.random(shape, dtype=draw_dtype(dtype)) >= p).astype(dtype)
 
 
 class Dropout(Module):
@@ -100,7 +108,7 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self._cache = (x.shape, None)
             return x
-        keep_mask = (random_uniform(self.rng, x.shape, x.dtype) >= self.p).astype(x.dtype)
+        keep_mask = draw_keep_mask(self.rng, x.shape, self.p, x.dtype)
         keep_mask.flags.writeable = False
         self.mask = keep_mask
         self._cache = (x.shape, keep_mask)
@@ -197,7 +205,7 @@ class Sequential(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         for layer in self._layers:
-            x = layer(x)
+            x = layer.forward(x)  # what layer(x) calls, one Python call fewer per layer
         return x
 
     def backward(self, grad_out: np.ndarray, *,

@@ -17,6 +17,24 @@ __all__ = ["CrossEntropyLoss", "MSELoss"]
 _REDUCTIONS = ("mean", "sum")
 
 
+# ----- the reduction rule, in one place ------------------------------------------------
+# The kernels give the MEAN over the loss's `count` terms (N examples for cross-entropy,
+# M elements for MSE) and its gradient; "sum" is that mean times `count`.
+def reduce_mean(mean: float, count: int, reduction: str) -> float:
+    """The loss (or d loss / d mean's scale) under ``reduction``, from the mean."""
+    return mean if reduction == "mean" else mean * count
+
+
+def batch_total(loss: float, batch_size: int, reduction: str) -> float:
+    """A batch's loss as a sum over its examples, to add up batches (``evaluate``)."""
+    return loss * batch_size if reduction == "mean" else loss
+
+
+def from_total(total: float, size: int, reduction: str) -> float:
+    """The loss of a whole set under ``reduction``, from the sum of ``batch_total``s."""
+    return total / size if reduction == "mean" else total
+
+
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         if reduction not in _REDUCTIONS:
@@ -24,14 +42,19 @@ class _Loss(Module):
                              f"{_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
 
+    def _reduce(self, mean: float, grad_of_mean: np.ndarray, count: int) -> float:
+        """Cache the kernel's gradient of the mean for ``backward``; return the loss."""
+        self._cache = (grad_of_mean, count)
+        return float(reduce_mean(mean, count, self.reduction))
+
     def backward(self, grad_out: float = 1.0, *, needs_input_grad: bool = True) -> np.ndarray:
         """d (grad_out * loss) / d pred, from the gradient of the mean the kernel gave."""
-        grad = self._take_cache()  # ours alone, so it can be scaled in place
-        if np.ndim(grad_out) != 0:
+        grad, count = self._take_cache()  # ours alone, so it can be scaled in place
+        if type(grad_out) is not float and np.ndim(grad_out) != 0:
             raise ValueError(f"{type(self).__name__}.backward: grad_out is d(final)/d(loss) "
                              f"and must be a scalar, got shape {np.shape(grad_out)}")
-        # Python floats: np.float64 would upcast float32 gradients
-        scale = float(grad_out) * (self._count(grad) if self.reduction == "sum" else 1)
+        # a Python float: np.float64 would upcast float32 gradients
+        scale = reduce_mean(float(grad_out), count, self.reduction)
         if scale != 1:
             grad *= scale
         return grad
@@ -94,16 +117,11 @@ class CrossEntropyLoss(_Loss):
                 f"got min {low} and max {high}. Check C (the last layer's out_features); "
                 f"1-based labels need y - 1.")
         loss, grad = F.softmax_cross_entropy(logits.astype(np.float64, subok=False), target)
-        self._cache = grad.astype(logits.dtype, copy=False)
-        return float(loss if self.reduction == "mean" else loss * n)
+        return self._reduce(loss, grad.astype(logits.dtype, copy=False), n)
 
     def count_correct(self, logits: np.ndarray, target: np.ndarray) -> int:
         """How many rows' largest logit is the target class (``evaluate`` reports accuracy)."""
         return int(np.count_nonzero(np.asarray(logits).argmax(axis=1) == np.asarray(target)))
-
-    @staticmethod
-    def _count(grad: np.ndarray) -> int:
-        return len(grad)  # the mean is over the N examples
 
 
 class MSELoss(_Loss):
@@ -129,9 +147,4 @@ class MSELoss(_Loss):
                 f"(N, 1) would compare every prediction with every target). Use "
                 f"target.reshape(pred.shape) or fix the model's output width.")
         loss, grad = F.mse(pred, np.asarray(target, dtype=pred.dtype))
-        self._cache = grad
-        return float(loss if self.reduction == "mean" else loss * grad.size)
-
-    @staticmethod
-    def _count(grad: np.ndarray) -> int:
-        return grad.size  # the mean is over all M elements
+        return self._reduce(loss, grad, grad.size)  # the mean is over all M elements

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-DEFAULT_DTYPE = np.float32
+from mlpcore._checks import DEFAULT_DTYPE, check_float_dtype  # noqa: F401 (DEFAULT_DTYPE: re-export)
 
 
 class Parameter:
@@ -138,7 +138,6 @@ class Module:
     def to(self, dtype) -> "Module":
         """Cast every parameter and buffer to ``dtype`` in place (e.g. ``np.float64``
         for a gradient check) and drop gradients and caches of the old dtype."""
-        from mlpcore._checks import check_float_dtype  # here: _checks imports this module
         dtype = check_float_dtype(dtype, f"{type(self).__name__}.to")
         for param in self.parameters():
             param.data = param.data.astype(dtype)
@@ -204,6 +203,11 @@ class Module:
 
     def extra_repr(self) -> str:
         return ""
+
+    def _name(self) -> str:
+        """What an error message calls this module: its repr, unless a layer has a
+        shorter name (``Linear(64→128)``). Built only when a message is."""
+        return repr(self)
 
     def __repr__(self) -> str:
         children = list(self.named_children())

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 
 from mlpcore import functional as F
-from mlpcore._checks import (as_float_array, check_float_dtype, check_grad_out,
-                             check_positive_int, check_real)
-from mlpcore.module import DEFAULT_DTYPE, Module, Parameter
+from mlpcore._checks import (DEFAULT_DTYPE, as_float_array, check_float_dtype,
+                             check_grad_out, check_positive_int, check_real)
+from mlpcore.module import Module, Parameter
 
 
 class BatchNorm1d(Module):
@@ -79,7 +79,7 @@ class BatchNorm1d(Module):
         return x.dtype  # nothing of our own to match: follow the input
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = as_float_array(x, self._name())
+        x = as_float_array(x, self)
         if x.ndim != 2 or x.shape[1] != self.num_features:
             raise ValueError(
                 f"{self._name()} got input of shape {x.shape}; expected "
@@ -123,7 +123,7 @@ class BatchNorm1d(Module):
         (training) mu and sigma depend on x; with running statistics (eval) they do not.
         Without ``affine``, gamma = 1 and no parameter gradient is accumulated."""
         x_hat, inv_std, use_batch_stats = self._take_cache()
-        grad_out = check_grad_out(self._name(), grad_out, x_hat.shape, x_hat.dtype)
+        grad_out = check_grad_out(self, grad_out, x_hat.shape, x_hat.dtype)
         weight = self.weight.data if self.affine else None
         grad_x, grad_weight, grad_bias = F.batch_norm_backward(
             grad_out, x_hat, inv_std, weight, batch_stats=use_batch_stats)
@@ -178,7 +178,7 @@ class LayerNorm(Module):
         return f"LayerNorm({self.normalized_shape})"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        x = as_float_array(x, self._name())
+        x = as_float_array(x, self)
         if x.ndim != 2 or x.shape[1] != self.normalized_shape:
             raise ValueError(
                 f"{self._name()} got input of shape {x.shape}; expected "
@@ -196,7 +196,7 @@ class LayerNorm(Module):
                  needs_input_grad: bool = True) -> np.ndarray | None:
         """Gradients as in ``functional.layer_norm_backward``."""
         x_hat, inv_std = self._take_cache()
-        grad_out = check_grad_out(self._name(), grad_out, x_hat.shape, x_hat.dtype)
+        grad_out = check_grad_out(self, grad_out, x_hat.shape, x_hat.dtype)
         weight = self.weight.data if self.elementwise_affine else None
         grad_x, grad_weight, grad_bias = F.layer_norm_backward(grad_out, x_hat, inv_std, weight)
         if self.elementwise_affine:

@@ -49,7 +49,7 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: defaultdict[Parameter, dict] = defaultdict(dict)
         self.param_groups: list[dict] = []
-        self._scratch_arrays: dict[Parameter, list[np.ndarray]] = {}
+        self._work: dict[Parameter, list[np.ndarray]] = {}  # see _work_arrays
         name = type(self).__name__
         if isinstance(params, Module):
             raise TypeError(f"{name} got the model itself; pass model.parameters()")
@@ -130,18 +130,16 @@ class Optimizer:
     def step(self, closure: Callable[[], float] | None = None):
         raise NotImplementedError(f"{type(self).__name__} does not implement step")
 
-    def _scratch(self, param: Parameter, count: int) -> tuple:
-        """A pair of work arrays for the in-place update rules, of which the first
-        ``count`` are arrays shaped like ``param.data`` (the rest None): allocated once
-        and reused every step, so a step allocates no parameter-sized arrays."""
-        arrays = self._scratch_arrays.get(param, [])
+    def _work_arrays(self, param: Parameter, count: int) -> list[np.ndarray]:
+        """At least ``count`` arrays shaped like ``param.data``, the temporaries of an
+        in-place update rule (its docstring says what each holds): allocated once and
+        reused every step, so a step allocates no parameter-sized arrays."""
+        arrays = self._work.get(param)
         data = param.data
-        if arrays and (arrays[0].shape != data.shape or arrays[0].dtype != data.dtype):
-            arrays = []  # the model was cast (e.g. model.double()) since the last step
-        while len(arrays) < count:
-            arrays.append(np.empty_like(data))
-        self._scratch_arrays[param] = arrays
-        return (*arrays[:count], None, None)[:2]
+        if (arrays is None or len(arrays) < count or arrays[0].shape != data.shape
+                or arrays[0].dtype != data.dtype):  # new, or the model was cast since
+            arrays = self._work[param] = [np.empty_like(data) for _ in range(count)]
+        return arrays
 
     # ----- saving and restoring ---------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -237,16 +235,19 @@ class SGD(Optimizer):
         The rule is ``functional.sgd_step``; its in-place twin runs here."""
         loss = closure() if closure is not None else None
         for group in self.param_groups:
-            hyper = {key: float(group[key]) for key in
-                     ("lr", "momentum", "dampening", "weight_decay")}
+            lr, momentum = float(group["lr"]), float(group["momentum"])
+            dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
+            nesterov, maximize = group["nesterov"], group["maximize"]
             for param in group["params"]:
                 if param.grad is None:
                     continue
                 state = self.state[param]
+                work = self._work_arrays(param, 2 if nesterov else 1)
                 buf = F.sgd_step_inplace(
-                    param.data, param.grad, state.get("momentum_buffer"),
-                    self._scratch(param, 2 if group["nesterov"] else 1),
-                    nesterov=group["nesterov"], maximize=group["maximize"], **hyper)
+                    param.data, param.grad, state.get("momentum_buffer"), work[0],
+                    work[1] if nesterov else None, lr=lr, momentum=momentum,
+                    dampening=dampening, nesterov=nesterov, weight_decay=weight_decay,
+                    maximize=maximize)
                 if buf is not None:
                     state["momentum_buffer"] = buf
         return loss
@@ -291,12 +292,18 @@ class Adam(Optimizer):
                           high=1.0, high_open=True)
 
     def step(self, closure: Callable[[], float] | None = None):
-        """One update of every parameter that has a gradient; returns closure() if given."""
+        """One update of every parameter that has a gradient; returns closure() if given.
+        The rule is ``functional.adam_step`` (``adamw_step`` for AdamW); its in-place twin
+        runs here."""
         loss = closure() if closure is not None else None
+        rule = F.adamw_step_inplace if self._decoupled else F.adam_step_inplace
         for group in self.param_groups:
             lr, eps = float(group["lr"]), float(group["eps"])
             weight_decay = float(group["weight_decay"])
-            beta1, beta2 = (float(beta) for beta in group["betas"])
+            betas = tuple(float(beta) for beta in group["betas"])
+            amsgrad, maximize = group["amsgrad"], group["maximize"]
+            # the rule's second work array holds g + weight_decay · p (Adam's L2) or -g
+            adjusts_grad = maximize or (weight_decay != 0 and not self._decoupled)
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -305,17 +312,14 @@ class Adam(Optimizer):
                     state["step"] = 0
                     state["exp_avg"] = np.zeros_like(param.data)
                     state["exp_avg_sq"] = np.zeros_like(param.data)
-                    if group["amsgrad"]:
+                    if amsgrad:
                         state["max_exp_avg_sq"] = np.zeros_like(param.data)
                 state["step"] += 1
-                if self._decoupled and weight_decay != 0:
-                    param.data *= 1 - lr * weight_decay  # shrink p directly, not via g
-                coupled_decay = 0.0 if self._decoupled else weight_decay
-                work = self._scratch(param, 2 if coupled_decay or group["maximize"] else 1)
-                F.adam_step_inplace(
-                    param.data, param.grad, state["exp_avg"], state["exp_avg_sq"],
-                    state["step"], work, lr=lr, betas=(beta1, beta2), eps=eps,
-                    weight_decay=coupled_decay, v_max=state.get("max_exp_avg_sq"), maximize=group["maximize"])
+                work = self._work_arrays(param, 2 if adjusts_grad else 1)
+                rule(param.data, param.grad, state["exp_avg"], state["exp_avg_sq"],
+                     state["step"], work[0], work[1] if adjusts_grad else None, lr=lr,
+                     betas=betas, eps=eps, weight_decay=weight_decay,
+                     v_max=state.get("max_exp_avg_sq"), maximize=maximize)
         return loss
 
 

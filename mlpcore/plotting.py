@@ -11,6 +11,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from mlpcore.diagnostics import ACTIVATION_KINDS, LayerStats, activation_stats, layer_kind
+
 __all__ = ["use_style", "plot_history", "plot_activation_histograms", "plot_gradient_histograms",
            "plot_layer_norms", "plot_recorder", "PALETTE", "STYLE"]
 
@@ -103,15 +105,10 @@ def plot_history(history, keys: Sequence[str] | None = None, ax=None,
 
 
 def _stats_list(stats_or_acts, bins: int):
-    from mlpcore.diagnostics import LayerStats, activation_stats
-
     entries = list(stats_or_acts)
     if entries and all(isinstance(entry, LayerStats) for entry in entries):
         return entries
     return activation_stats(entries, bins=bins)
-
-
-ACTIVATION_KINDS = ("Tanh", "Sigmoid", "ReLU", "LeakyReLU", "ELU")
 
 
 def plot_activation_histograms(stats_or_acts, ax=None,
@@ -154,14 +151,14 @@ def plot_gradient_histograms(grads: Sequence[tuple[str, np.ndarray]], ax=None,
     common range so the layers compare; the legend gives each layer's std."""
     ax = _axes(ax)
     kinds = ACTIVATION_KINDS if layer_types is None else tuple(layer_types)
-    chosen = [(n, g) for n, g in grads if n.rsplit(":", 1)[-1] in kinds]
+    chosen = [(n, g) for n, g in grads if layer_kind(n) in kinds]
     if layer_types is None and not chosen:
         chosen = list(grads)
     if not chosen:
         raise ValueError(f"plot_gradient_histograms: no layer of type {list(kinds)}")
     finite = [g[np.isfinite(g)] for _, g in chosen]
     limit = max((float(np.max(np.abs(g))) for g in finite if g.size), default=1.0) or 1.0
-    for (name, grad), values in zip(chosen, finite):
+    for (name, _), values in zip(chosen, finite):
         counts, edges = np.histogram(values, bins=bins, range=(-limit, limit), density=True)
         ax.plot((edges[:-1] + edges[1:]) / 2, counts,
                 label=f"{name} (std {float(np.std(values)):.2e})")

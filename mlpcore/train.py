@@ -27,6 +27,7 @@ import numpy as np
 from mlpcore._checks import check_positive_int, check_rng
 from mlpcore.clip import clip_grads_with_norm_, get_total_norm
 from mlpcore.data import minibatches
+from mlpcore.losses import batch_total, from_total
 from mlpcore.module import Module
 
 __all__ = ["fit", "evaluate", "progress", "History", "StepInfo", "TrainingDivergedError"]
@@ -155,12 +156,11 @@ def evaluate(model: Module, loss_fn, X: np.ndarray, y: np.ndarray,
             minibatches(X, y, batch_size, shuffle=False)
         for Xb, yb in chunks:
             out = model(Xb)
-            loss = float(loss_fn(out, yb))
-            total_loss += loss * len(Xb) if reduction == "mean" else loss
+            total_loss += batch_total(float(loss_fn(out, yb)), len(Xb), reduction)
             correct.append(count_correct(out, yb))  # None: the loss does not classify
     finally:
         _set_modes(flags)
-    result = {"loss": total_loss / X.shape[0] if reduction == "mean" else total_loss}
+    result = {"loss": from_total(total_loss, X.shape[0], reduction)}
     if None not in correct:
         result["acc"] = sum(correct) / X.shape[0]
     return result
@@ -315,24 +315,156 @@ class _ProgressBar:
                              f"(see the TrainingDivergedError)")
 
 
-def _diverged(where: dict, steps_per_epoch: int, what: str, value: float, last: dict,
-              optimizer, history: History) -> TrainingDivergedError:
+@dataclass
+class _Position:
+    """Where ``fit`` is (epoch and step from 1; global_step counts every step) and the
+    last finite minibatch loss before it, for the message of a divergence."""
+
+    steps_per_epoch: int
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    last_finite_loss: float | None = None
+    last_finite_step: int | None = None
+
+    def advance(self, epoch: int, step: int) -> None:
+        self.epoch, self.step, self.global_step = epoch, step, self.global_step + 1
+
+
+def _raise_unless_finite(what: str, value: float | None, at: _Position, optimizer,
+                         history: History) -> None:
+    """Raise ``TrainingDivergedError`` if ``value`` (a loss, penalty or norm) is not finite."""
+    if value is None or math.isfinite(value):
+        return
     lr = _first_lr(optimizer)
     lr_text = "" if lr is None else f" (lr={lr:g} in the optimizer's first param group)"
-    before = ("no finite loss before it" if last["loss"] is None else
-              f"last finite minibatch loss {last['loss']:.3g} at global step {last['step']}")
+    before = ("no finite loss before it" if at.last_finite_loss is None else
+              f"last finite minibatch loss {at.last_finite_loss:.3g} at global step "
+              f"{at.last_finite_step}")
     message = (
-        f"fit: training diverged at epoch {where['epoch']}, step {where['step']} of "
-        f"{steps_per_epoch} (global step {where['global_step']}): the {what} is {value} "
+        f"fit: training diverged at epoch {at.epoch}, step {at.step} of "
+        f"{at.steps_per_epoch} (global step {at.global_step}): the {what} is {value} "
         f"({before}). The usual causes are exploding gradients or a learning rate that is "
         f"too large{lr_text}. Fixes: lower the learning rate, clip gradients with "
         f"fit(..., clip_grad_norm=1.0), use a better initialisation (Xavier with "
         f"calculate_gain for tanh, He for ReLU; none rescues a deep sigmoid stack), or add "
         f"normalisation (BatchNorm1d). The partial "
         f"history is in exc.history.")
-    return TrainingDivergedError(message, epoch=where["epoch"], step=where["step"],
-                                 global_step=where["global_step"],
-                                 last_finite_loss=last["loss"], history=history)
+    raise TrainingDivergedError(message, epoch=at.epoch, step=at.step,
+                                global_step=at.global_step,
+                                last_finite_loss=at.last_finite_loss, history=history)
+
+
+def _check_fit_arguments(epochs, batch_size, rng, X, y, val_data, clip_grad_norm):
+    """fit's arguments, checked; returns (epochs, batch_size, X, y) as fit uses them."""
+    epochs = check_positive_int(epochs, "epochs", "fit")
+    batch_size = check_positive_int(batch_size, "batch_size", "fit")
+    check_rng(rng, "fit")
+    if val_data is not None and (not isinstance(val_data, (tuple, list)) or len(val_data) != 2):
+        raise TypeError("fit: val_data must be a pair (X_val, y_val)")
+    X, y = np.asarray(X), np.asarray(y)
+    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"fit got X of shape {X.shape} and y of shape {y.shape}; they "
+                         f"must have the same number of examples along axis 0")
+    if clip_grad_norm is not None and not clip_grad_norm > 0:
+        raise ValueError(f"fit: clip_grad_norm must be a positive max norm, got {clip_grad_norm!r}")
+    return epochs, batch_size, X, y
+
+
+@dataclass
+class _Run:
+    """What every step of one ``fit`` call uses: the model and its parts, the hooks, and
+    the parameters and modules listed once (a step walks no module tree)."""
+
+    model: Module
+    loss_fn: object
+    optimizer: object
+    clip_grad_norm: float | None
+    penalty: Callable[[Module], float] | None
+    on_step: Callable[[StepInfo], None] | None
+    bar: "_ProgressBar | None"
+    history: History
+    at: _Position
+
+    def __post_init__(self) -> None:
+        self.params = self.model.parameters()
+        self.modules = list(self.model.modules())
+        # a model class that defines its own train() or zero_grad() gets them called
+        self.plain_modes = all(type(m).train is Module.train for m in self.modules)
+        self.plain_zero_grad = type(self.model).zero_grad is Module.zero_grad
+
+    def stop_if_diverged(self, what: str, value: float | None) -> None:
+        _raise_unless_finite(what, value, self.at, self.optimizer, self.history)
+
+    def start_step(self) -> None:
+        """model.train() and model.zero_grad() (all of the model's gradients, also any
+        the optimizer skips), over the modules and parameters listed once."""
+        if self.plain_modes:
+            for module in self.modules:
+                module.training = True
+        else:
+            self.model.train()
+        if self.plain_zero_grad:
+            for param in self.params:
+                param.grad = None
+        else:
+            self.model.zero_grad()
+
+
+def _train_step(run: _Run, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, float | None]:
+    """One optimisation step on the minibatch; returns (its loss, the penalty or None)."""
+    model, loss_fn, at = run.model, run.loss_fn, run.at
+    run.start_step()
+    loss = float(loss_fn(model(Xb), yb))
+    run.history.step_losses.append(loss)
+    run.stop_if_diverged("minibatch loss", loss)
+    at.last_finite_loss, at.last_finite_step = loss, at.global_step
+    model.backward(loss_fn.backward(), needs_input_grad=False)
+    penalty_value = None
+    if run.penalty is not None:
+        penalty_value = float(run.penalty(model))
+        run.stop_if_diverged("penalty", penalty_value)
+    # The norm before clipping is the one that says whether training blew up.
+    grad_norm = get_total_norm([p.grad for p in run.params if p.grad is not None])
+    run.stop_if_diverged("gradient norm", grad_norm)
+    if run.clip_grad_norm is not None:
+        # what clip_grad_norm_ does, reusing the norm computed above
+        clip_grads_with_norm_(run.params, run.clip_grad_norm, grad_norm)
+    run.optimizer.step()
+    if run.on_step is not None:
+        run.on_step(StepInfo(at.epoch, at.step, at.global_step, loss, penalty_value,
+                             grad_norm, _first_lr(run.optimizer), model, run.optimizer))
+    return loss, penalty_value
+
+
+def _train_epoch(run: _Run, epoch: int, X, y, batch_size: int, rng) -> dict[str, float]:
+    """One pass over (X, y) in an order drawn from ``rng``; returns the epoch's mean
+    minibatch loss (and mean penalty, with one)."""
+    batch_losses, penalties = [], []
+    for step, (Xb, yb) in enumerate(minibatches(X, y, batch_size, rng=rng), 1):
+        run.at.advance(epoch, step)
+        loss, penalty_value = _train_step(run, Xb, yb)
+        batch_losses.append(loss)
+        if penalty_value is not None:
+            penalties.append(penalty_value)
+        if run.bar is not None:
+            run.bar.update(epoch, step, loss)
+    means = {"batch_loss": float(np.mean(batch_losses))}
+    if run.penalty is not None:
+        means["penalty"] = float(np.mean(penalties))
+    return means
+
+
+def _epoch_metrics(run: _Run, X, y, val_data, step_means: dict[str, float]) -> dict[str, float]:
+    """The History row of an epoch: the training set's (and val_data's) loss and
+    accuracy in eval mode, then the means of the steps."""
+    metrics = {}
+    eval_sets = [("train", (X, y))] + ([("val", val_data)] if val_data else [])
+    for prefix, (Xe, ye) in eval_sets:
+        for key, value in evaluate(run.model, run.loss_fn, Xe, ye).items():
+            metrics[f"{prefix}_{key}"] = value
+    metrics.update(step_means)
+    return metrics
 
 
 def fit(model: Module, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, *, epochs: int,
@@ -362,72 +494,21 @@ def fit(model: Module, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, *, epoc
     ``MLPCORE_QUIET=1`` silences it always. The bar is removed when fit returns; a
     run that diverged leaves one line saying so.
     """
-    epochs = check_positive_int(epochs, "epochs", "fit")
-    batch_size = check_positive_int(batch_size, "batch_size", "fit")
-    check_rng(rng, "fit")
-    if val_data is not None and (not isinstance(val_data, (tuple, list)) or len(val_data) != 2):
-        raise TypeError("fit: val_data must be a pair (X_val, y_val)")
-    X, y = np.asarray(X), np.asarray(y)
-    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"fit got X of shape {X.shape} and y of shape {y.shape}; they "
-                         f"must have the same number of examples along axis 0")
-    if clip_grad_norm is not None and not clip_grad_norm > 0:
-        raise ValueError(f"fit: clip_grad_norm must be a positive max norm, got {clip_grad_norm!r}")
-
-    params = model.parameters()
+    epochs, batch_size, X, y = _check_fit_arguments(epochs, batch_size, rng, X, y,
+                                                     val_data, clip_grad_norm)
     steps_per_epoch = math.ceil(X.shape[0] / batch_size)
-    history = History()
     bar = _ProgressBar(epochs, steps_per_epoch) if _show_progress(progress) else None
-    where = {"epoch": 0, "step": 0, "global_step": 0}
-    last = {"loss": None, "step": None}
-
-    def check(what: str, value: float | None) -> None:
-        if value is not None and not math.isfinite(value):
-            raise _diverged(where, steps_per_epoch, what, value, last, optimizer, history)
-
+    run = _Run(model, loss_fn, optimizer, clip_grad_norm, penalty, on_step, bar, History(),
+               _Position(steps_per_epoch))
     try:
         # Overflow is expected when a run diverges; fit reports it itself, once, clearly.
         with np.errstate(over="ignore", invalid="ignore"):
             for epoch in range(1, epochs + 1):
-                batch_losses, penalties = [], []
-                for step, (Xb, yb) in enumerate(minibatches(X, y, batch_size, rng=rng), 1):
-                    where.update(epoch=epoch, step=step, global_step=where["global_step"] + 1)
-                    model.train()
-                    model.zero_grad()  # all of the model's grads, also any the optimizer skips
-                    loss = float(loss_fn(model(Xb), yb))
-                    history.step_losses.append(loss)
-                    check("minibatch loss", loss)
-                    last.update(loss=loss, step=where["global_step"])
-                    batch_losses.append(loss)
-                    model.backward(loss_fn.backward(), needs_input_grad=False)
-                    penalty_value = None
-                    if penalty is not None:
-                        penalty_value = float(penalty(model))
-                        check("penalty", penalty_value)
-                        penalties.append(penalty_value)
-                    # The norm before clipping is the one that says whether training blew up.
-                    grad_norm = get_total_norm([p.grad for p in params if p.grad is not None])
-                    check("gradient norm", grad_norm)
-                    if clip_grad_norm is not None:
-                        # what clip_grad_norm_ does, reusing the norm computed above
-                        clip_grads_with_norm_(params, clip_grad_norm, grad_norm)
-                    optimizer.step()
-                    if on_step is not None:
-                        on_step(StepInfo(epoch, step, where["global_step"], loss, penalty_value,
-                                         grad_norm, _first_lr(optimizer), model, optimizer))
-                    if bar is not None:
-                        bar.update(epoch, step, loss)
-                metrics = {}
-                eval_sets = [("train", (X, y))] + ([("val", val_data)] if val_data else [])
-                for prefix, (Xe, ye) in eval_sets:
-                    for key, value in evaluate(model, loss_fn, Xe, ye).items():
-                        metrics[f"{prefix}_{key}"] = value
-                metrics["batch_loss"] = float(np.mean(batch_losses))
-                if penalty is not None:
-                    metrics["penalty"] = float(np.mean(penalties))
-                history.append(epoch, metrics)
+                step_means = _train_epoch(run, epoch, X, y, batch_size, rng)
+                metrics = _epoch_metrics(run, X, y, val_data, step_means)
+                run.history.append(epoch, metrics)
                 # the last step of an epoch can blow up the weights with nothing left to see it
-                check("training-set loss after the epoch", metrics["train_loss"])
+                run.stop_if_diverged("training-set loss after the epoch", metrics["train_loss"])
                 if bar is not None:
                     bar.update(epoch, steps_per_epoch, metrics["batch_loss"], force=True)
     except TrainingDivergedError as exc:
@@ -440,4 +521,4 @@ def fit(model: Module, loss_fn, optimizer, X: np.ndarray, y: np.ndarray, *, epoc
     finally:
         if bar is not None:
             bar.close()
-    return history
+    return run.history

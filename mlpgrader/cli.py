@@ -7,12 +7,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDENT_TOOL = ROOT / "tools" / "make_student_edition.py"
+STUDENT_TOOL = ROOT / "booktools" / "make_student_edition.py"
 
 # Exit statuses, the same for `mlpgrader grade` and `pytest grading` (docs/grading.md):
 PERFECT = 0        # graded; every submission has full points (or: the command succeeded)
@@ -35,7 +35,8 @@ def refuse(command: str, error: Exception) -> int:
 
 # ------------------------------------------------------------------------- student
 def _student(args) -> int:
-    """A thin wrapper over tools/make_student_edition.py (which owns the rules)."""
+    """A thin wrapper over `python -m booktools student-edition` (which owns the rules),
+    run in the checkout, where the build tools are."""
     if not STUDENT_TOOL.is_file():
         return refuse("student", FileNotFoundError(
             f"{STUDENT_TOOL} not found: the student edition is made from a checkout of the "
@@ -46,10 +47,10 @@ def _student(args) -> int:
         return refuse("student", FileNotFoundError(
             f"no notebook edition in {edition}: the student edition is made from it; "
             f"run `make book` first (or `make student`, which does both)"))
-    spec = importlib.util.spec_from_file_location("make_student_edition", STUDENT_TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    status = tool.main([*notebooks, "--out", args.out])
+    command = [sys.executable, "-m", "booktools", "student-edition",
+               *(str(Path(path).resolve()) for path in notebooks),
+               "--out", str(Path(args.out).resolve())]
+    status = subprocess.run(command, cwd=ROOT).returncode
     return PERFECT if status == 0 else REFUSED
 
 
@@ -86,7 +87,7 @@ def add_commands(commands) -> None:
     """Register student, export, similar and kernel on the subparsers of __main__."""
     student = commands.add_parser(
         "student", help="write the student edition (solutions replaced by stubs)",
-        description="Runs tools/make_student_edition.py on the notebook edition (made by "
+        description="Runs `python -m booktools student-edition` on the notebook edition (made by "
                     "`make book`): its reference solutions are dropped, the exercise cells "
                     "stay stubs; every other cell stays.")
     student.add_argument("notebooks", nargs="*",

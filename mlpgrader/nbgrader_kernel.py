@@ -16,7 +16,7 @@ every student, the reference included, gets 0, with no error. So this writes
   to it; and ``c.Execute.timeout = 600`` (seconds per cell; nbgrader's 30 s interrupts
   a chapter's experiments on a loaded machine, silently).
 
-docs/grading.md ("nbgrader") has the whole recipe; tests/test_grading_nbgrader.py runs it.
+docs/grading.md ("nbgrader") has the whole recipe; tests/grader/test_grading_nbgrader.py runs it.
 """
 from __future__ import annotations
 

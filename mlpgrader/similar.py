@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional

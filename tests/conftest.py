@@ -1,4 +1,19 @@
-"""Shared pytest set-up: quiet, headless, strict about PyTorch in CI; shared fixtures."""
+"""Shared pytest set-up: quiet, headless, strict about PyTorch in CI; shared fixtures.
+
+The tests are laid out as the parts they test:
+
+- ``mlpcore/``: the library, module by module (values, gradients, errors, no hidden copies);
+- ``parity/``: mlpcore against PyTorch (layers, init, optimisers, the hot path);
+- ``exercises/``: every chapter's exercises (references, wrong solutions, hints);
+- ``grader/``: mlpgrader (sandbox, held-out cases, hostile and malformed submissions);
+- ``book/``: the built book and its tools (structure, notebook edition, claims,
+  replication, install cell, API reference, browser).
+
+Fixtures live here; plain helpers in ``_support.py``: ``tests/_support.py`` for what
+several folders use (the checkout, the built book, its pages), one per folder for the
+rest, imported as ``tests.<folder>._support`` (pyproject.toml's ``pythonpath`` puts the
+checkout on the import path; nothing inserts paths itself).
+"""
 import contextlib
 import os
 

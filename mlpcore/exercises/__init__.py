@@ -22,8 +22,7 @@ conditions; fixed edge cases may be included) and returns a tuple of ``Case``::
         return (Case.of("one example", draw(rng, 1, d), judge),
                 Case.of("random batch", draw(rng, n, d), judge), ...)
 
-    Exercise(id="ch00.f", function="f", params=(...), summary="...",
-             case_generator=_cases)
+    Exercise(id="ch00.f", function="f", params=(...), case_generator=_cases)
 
 ``exercise.cases_for(seed)`` builds them for one seed (deterministic; each exercise
 draws from its own stream of that seed). The number of cases, their names and points

@@ -13,7 +13,7 @@ is the same multiple of the expected one in every entry of every case.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Any, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -23,7 +23,13 @@ RTOL = 1e-6
 ATOL = 1e-9
 _PREVIEW = 4
 
-Mistake = tuple  # (wrong array or wrong shape tuple, hint)
+class Mistake(NamedTuple):
+    """A known wrong answer and the hint it earns. ``wrong`` is the wrong value (an
+    array or a number), or a wrong SHAPE given as a plain tuple: an answer of that shape
+    gets the hint, whatever its values. A ``(wrong, hint)`` pair is accepted as well."""
+
+    wrong: Any
+    hint: str
 
 
 def describe(value: Any) -> str:

@@ -90,7 +90,7 @@ CaseGenerator = Callable[[np.random.Generator], Sequence[Case]]
 def fixed_cases(*cases: Case) -> CaseGenerator:
     """A case generator that ignores its generator: the same cases for every seed.
     Only for exercises whose cases are not yet drawn from the seed (held-out grading
-    needs drawn cases; tests/test_exercises_mechanism.py flags the exercises that use it)."""
+    needs drawn cases; tests/exercises/test_exercises_mechanism.py flags the exercises that use it)."""
     def generate(rng: np.random.Generator) -> tuple[Case, ...]:
         return cases
     generate.fixed = True
@@ -110,7 +110,6 @@ class Exercise:
     id: str
     function: str
     params: tuple[str, ...]
-    summary: str
     case_generator: CaseGenerator
     exception_hint: Optional[Callable[[BaseException], Optional[str]]] = None
     may_modify: frozenset = field(default_factory=frozenset)

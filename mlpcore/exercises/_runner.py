@@ -91,11 +91,6 @@ class ExerciseResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ExerciseResult":
-        cases = [CaseResult(**case) for case in data.get("cases", [])]
-        return cls(**{**data, "cases": cases})
-
-    @classmethod
     def error(cls, exercise: Exercise, message: str, status: str = "error") -> "ExerciseResult":
         return cls(exercise.id, status, 0, exercise.max_points, message)
 

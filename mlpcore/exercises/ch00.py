@@ -124,7 +124,6 @@ SCALE_SHIFT_BACKWARD = Exercise(
     id="ch00.scale_shift_backward",
     function="scale_shift_backward",
     params=("x", "gamma", "grad_out"),
-    summary="gradients of y = x * gamma + beta (one scale and shift per feature)",
     case_generator=_scale_shift_cases,
     exception_hint=_scale_shift_exception_hint,
 )
@@ -272,15 +271,14 @@ def _numerical_gradient_cases(rng: np.random.Generator) -> tuple[Case, ...]:
 def _judge_numerical_gradient(inputs: tuple, output) -> Optional[Failure]:
     f, x, eps = inputs
     expected = _central(f, x, eps)
-    mistakes: list[Mistake] = [(_one_sided(f, x, eps), FORWARD),
-                               (_backward_sided(f, x, eps), FORWARD),
-                               (2 * expected, TWO_EPS),
-                               (np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps)),
-                                ONE_AT_A_TIME),
-                               (_never_restored(f, x, eps), RESTORE),
-                               (_relative_step(f, x, eps), ABSOLUTE)]
+    mistakes = [Mistake(_one_sided(f, x, eps), FORWARD),
+                Mistake(_backward_sided(f, x, eps), FORWARD),
+                Mistake(2 * expected, TWO_EPS),
+                Mistake(np.full(x.shape, (f(x + eps) - f(x - eps)) / (2 * eps)), ONE_AT_A_TIME),
+                Mistake(_never_restored(f, x, eps), RESTORE),
+                Mistake(_relative_step(f, x, eps), ABSOLUTE)]
     if x.ndim > 1:
-        mistakes += [((x.size,), SAME_SHAPE), (_by_rows(f, x, eps), ROWS)]
+        mistakes += [Mistake((x.size,), SAME_SHAPE), Mistake(_by_rows(f, x, eps), ROWS)]
     failure = compare_outputs(output, ("grad",), (expected,), mistakes={"grad": mistakes})
     if failure is not None and not failure.hint and eps >= 0.05 and \
             _near(output, _central(f, x, 1e-5)):
@@ -302,7 +300,6 @@ NUMERICAL_GRADIENT = Exercise(
     id="ch00.numerical_gradient",
     function="numerical_gradient",
     params=("f", "x", "eps"),
-    summary="central-difference gradient of a scalar function f at x, one entry at a time",
     case_generator=_numerical_gradient_cases,
 )
 
@@ -419,7 +416,6 @@ BCE_WITH_LOGITS = Exercise(
     id="ch00.bce_with_logits",
     function="bce_with_logits",
     params=("logits", "targets"),
-    summary="mean binary cross-entropy from logits, and its gradient with respect to them",
     case_generator=_bce_cases,
 )
 
@@ -536,7 +532,6 @@ ACCUMULATED_GRADIENT = Exercise(
     id="ch00.accumulated_gradient",
     function="accumulated_gradient",
     params=("grad_fn", "w", "X", "y", "micro_batch"),
-    summary="the gradient of the mean loss over a whole batch, from micro-batches that fit",
     case_generator=_accumulation_cases,
     exception_hint=_accumulation_exception_hint,
 )

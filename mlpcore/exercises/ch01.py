@@ -2,7 +2,7 @@
 
 Every reference is computed in float64 from the case's own inputs with the formula
 the chapter derives, so the cases do not depend on the rest of mlpcore
-(tests/test_exercises_ch01.py checks the formulas against mlpcore's AdamW). Each wrong
+(tests/exercises/test_exercises_ch01.py checks the formulas against mlpcore's AdamW). Each wrong
 variant listed next to a reference is a mistake learners make; when an answer equals
 one, its hint is shown.
 
@@ -144,9 +144,10 @@ def _judge_l2_penalty(inputs: tuple, output) -> Optional[Failure]:
         if not _is_decayed(w) and (got is None or (np.ndim(got) == 0 and np.ndim(w) > 0)):
             return Failure(f"{label}: expected an array of shape {np.shape(w)}, got "
                            f"{describe(got)}", ZERO_NOT_NONE)
-        mistakes: list[Mistake] = [(2 * lam * w, HALF), (lam * np.sign(w), L1)]
+        mistakes = [Mistake(2 * lam * w, HALF), Mistake(lam * np.sign(w), L1)]
         if not _is_decayed(w):
-            mistakes.insert(0, (lam * w, BY_ROLE if name.endswith("weight") else NOT_DECAYED))
+            hint = BY_ROLE if name.endswith("weight") else NOT_DECAYED
+            mistakes.insert(0, Mistake(lam * w, hint))
         failure = compare_array(label, got, want, mistakes=mistakes)
         if failure is not None:
             return failure
@@ -157,8 +158,6 @@ L2_PENALTY = Exercise(
     id="ch01.l2_penalty",
     function="l2_penalty",
     params=("named_params", "lam"),
-    summary="the L2 penalty (lam/2)·Σ‖w‖² over the weights that multiply inputs, and its "
-            "gradients",
     case_generator=_l2_cases,
 )
 
@@ -293,7 +292,6 @@ ADAMW_STEP = Exercise(
     function="adamw_step",
     params=("param", "grad", "exp_avg", "exp_avg_sq", "step", "lr", "betas", "eps",
             "weight_decay"),
-    summary="one AdamW step (decoupled weight decay), PyTorch's formulas and order",
     case_generator=_adamw_cases,
 )
 
@@ -430,7 +428,6 @@ RIDGE_WITH_BIAS = Exercise(
     id="ch01.ridge_with_bias",
     function="ridge_with_bias",
     params=("X", "y", "lam"),
-    summary="closed-form ridge regression with an unpenalised bias (1/2 convention)",
     case_generator=_ridge_cases,
 )
 
@@ -609,7 +606,6 @@ CHOOSE_LAMBDA = Exercise(
     id="ch01.choose_lambda",
     function="choose_lambda",
     params=("lambdas", "train_errors", "val_errors", "test_errors"),
-    summary="choose lam by the one-standard-error rule on validation errors over seeds",
     case_generator=_choose_cases,
 )
 
@@ -733,7 +729,6 @@ ELASTIC_NET_STEP = Exercise(
     id="ch01.elastic_net_step",
     function="elastic_net_step",
     params=("param", "grad", "lr", "l1", "l2"),
-    summary="one proximal-gradient step for the penalty l1·‖w‖₁ + (l2/2)·‖w‖²",
     case_generator=_elastic_net_cases,
 )
 

@@ -25,7 +25,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from mlpcore.exercises._compare import as_numeric_array, compare_array, compare_outputs, describe
+from mlpcore.exercises._compare import compare_array, compare_outputs, describe
 from mlpcore.exercises._registry import Case, Exercise, Failure
 
 def _int(rng: np.random.Generator, low: int, high: int) -> int:
@@ -150,7 +150,6 @@ KEEP_DROPOUT_BACKWARD = Exercise(
     id="ch02.keep_dropout_backward",
     function="keep_dropout_backward",
     params=("x", "w1", "b1", "w2", "keep_mask", "keep_prob", "grad_logits"),
-    summary="backward pass of a hidden layer with standard dropout (keep convention)",
     case_generator=_keep_backward_cases,
 )
 
@@ -221,7 +220,6 @@ LOGIT_NOISE_SD = Exercise(
     id="ch02.logit_noise_sd",
     function="logit_noise_sd",
     params=("h", "w", "b", "p"),
-    summary="the standard deviation of each logit over dropout masks, derived",
     case_generator=_noise_cases,
 )
 
@@ -457,7 +455,6 @@ MC_DECISION = Exercise(
     id="ch02.mc_decision",
     function="mc_decision",
     params=("probs",),
-    summary="Monte-Carlo dropout: the predicted class, and whether the masks settle it",
     case_generator=_decision_cases,
 )
 
@@ -709,13 +706,12 @@ CHOOSE_RATE = Exercise(
     id="ch02.choose_rate",
     function="choose_rate",
     params=("rates", "val_acc", "test_acc"),
-    summary="choose a dropout rate on validation, and say which rates the seeds cannot separate",
     case_generator=_rate_cases,
 )
 
 EXERCISES = [KEEP_DROPOUT_BACKWARD, LOGIT_NOISE_SD, MC_DECISION, CHOOSE_RATE]
 
-#: Every hint that names a mistake, per exercise: tests/test_exercises_ch02.py proves each
+#: Every hint that names a mistake, per exercise: tests/exercises/test_exercises_ch02.py proves each
 #: is shown to a wrong answer that makes that mistake (no hint is unreachable).
 HINTS = {
     KEEP_DROPOUT_BACKWARD.id: (KB_INVERTED, KB_TIMES_KEEP, KB_W2_UNMASKED, KB_H_UNMASKED,

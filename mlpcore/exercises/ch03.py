@@ -1,7 +1,7 @@
 """Chapter 3 exercises (vanishing and exploding gradients): the cases and the classic mistakes.
 
 The references are computed in float64 from each case's own inputs with the formulas
-the chapter derives (tests/test_exercises_ch03.py checks them against mlpcore.init,
+the chapter derives (tests/exercises/test_exercises_ch03.py checks them against mlpcore.init,
 mlpcore.clip and mlpcore.BatchNorm1d). Every exercise draws its cases from the
 np.random.Generator it is given (sizes, values, conditions), so the grader's private
 seed gives cases nobody has seen; the kinds of cases (their names) stay the same.
@@ -279,7 +279,6 @@ INIT_WEIGHT = Exercise(
     id="ch03.init_weight",
     function="init_weight",
     params=("fan_in", "fan_out", "scheme", "nonlinearity", "mode", "rng"),
-    summary="PyTorch's Xavier and Kaiming initialisers, with gains and modes, in the (in, out) layout",
     case_generator=_init_cases,
     may_modify=frozenset({"rng"}),
 )
@@ -520,8 +519,6 @@ CLIP_GRAD_NORM = Exercise(
     id="ch03.clip_grad_norm",
     function="clip_grad_norm",
     params=("grads", "max_norm", "norm_type"),
-    summary="clip a list of gradient arrays by their global norm of order norm_type, like "
-            "clip_grad_norm_",
     case_generator=_clip_cases,
 )
 
@@ -637,7 +634,6 @@ BATCHNORM_TRAIN_FORWARD = Exercise(
     id="ch03.batchnorm_train_forward",
     function="batchnorm_train_forward",
     params=("x", "gamma", "beta", "running_mean", "running_var", "momentum", "eps"),
-    summary="BatchNorm1d's forward in training mode, with PyTorch's running statistics",
     case_generator=_bn_cases,
 )
 
@@ -676,6 +672,8 @@ def _second_moment_factor(activation: str, slope: float) -> float:
 
 
 def _stable_std(fan_in: int, activation: str, slope: float) -> float:
+    """The right std, 1/√(fan_in · kept): ``_stable_std_mistakes`` drops a slip that
+    gives it (the judge itself checks the std's effect over DEPTH layers)."""
     return 1.0 / math.sqrt(fan_in * _second_moment_factor(activation, slope))
 
 
@@ -758,7 +756,6 @@ STABLE_INIT_STD = Exercise(
     id="ch03.stable_init_std",
     function="stable_init_std",
     params=("fan_in", "activation", "negative_slope"),
-    summary="the weight std that keeps the activation std within 10 % over 50 layers",
     case_generator=_stable_cases,
 )
 
@@ -956,13 +953,12 @@ DIAGNOSE = Exercise(
     id="ch03.diagnose",
     function="diagnose",
     params=("profile",),
-    summary="name the pathology behind a network's diagnostics",
     case_generator=_diagnosis_cases,
 )
 
 EXERCISES = [INIT_WEIGHT, CLIP_GRAD_NORM, BATCHNORM_TRAIN_FORWARD, STABLE_INIT_STD, DIAGNOSE]
 
-#: Every hint that names a mistake, per exercise: tests/test_exercises_ch03.py proves each
+#: Every hint that names a mistake, per exercise: tests/exercises/test_exercises_ch03.py proves each
 #: is shown to a wrong answer that makes that mistake (no hint is unreachable).
 HINTS = {
     INIT_WEIGHT.id: (LAYOUT, FAN_SWAPPED, BOUND_IS_STD, BOUND_TIMES_THREE, GAIN_NOT_SQUARED,

@@ -7,7 +7,7 @@ rows, or extra examples that must not shift the statistics, are unmarked), and e
 is normalised with them.
 
 The reference is computed in float64 from each case's own inputs by the chapter's full
-computational-graph form of the backward pass (tests/test_exercises_ch04.py checks it
+computational-graph form of the backward pass (tests/exercises/test_exercises_ch04.py checks it
 against mlpcore.BatchNorm1d and against finite differences). The cases are drawn from the
 np.random.Generator the exercise is given (sizes, values, conditions), so the grader's
 private seed gives cases nobody has seen; the kinds of cases (their names) stay the same.
@@ -20,7 +20,7 @@ it to rounding and gets the hint for that mistake only.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional
+from typing import Optional
 
 import numpy as np
 
@@ -256,14 +256,12 @@ BATCHNORM_BACKWARD = Exercise(
     id="ch04.batchnorm_backward",
     function="batchnorm_backward",
     params=("x", "gamma", "eps", "dy", "mask"),
-    summary=("BatchNorm1d's backward pass in training mode, with the statistics of the "
-             "marked rows: dx, dgamma, dbeta from dy"),
     case_generator=_bn_backward_cases,
 )
 
 EXERCISES = [BATCHNORM_BACKWARD]
 
-#: Every hint that names a mistake, per exercise: tests/test_exercises_ch04.py proves each
+#: Every hint that names a mistake, per exercise: tests/exercises/test_exercises_ch04.py proves each
 #: is shown to a wrong answer that makes that mistake (no hint is unreachable).
 HINTS = {
     BATCHNORM_BACKWARD.id: (NO_MEAN_PATH, NO_VAR_PATH, STATS_CONSTANT, UNBIASED, EPS_OUTSIDE,

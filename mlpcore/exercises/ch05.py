@@ -195,13 +195,12 @@ UPDATE_TO_WEIGHT_RATIOS = Exercise(
     id="ch05.update_to_weight_ratios",
     function="update_to_weight_ratios",
     params=("snapshots",),
-    summary="each weight matrix's early update-to-weight ratio from per-step parameter snapshots",
     case_generator=_cases,
 )
 
 EXERCISES = [UPDATE_TO_WEIGHT_RATIOS]
 
-#: Every hint that names a mistake, per exercise: tests/test_exercises_ch05.py proves each
+#: Every hint that names a mistake, per exercise: tests/exercises/test_exercises_ch05.py proves each
 #: is shown to a wrong answer that makes that mistake (no hint is unreachable).
 HINTS = {
     UPDATE_TO_WEIGHT_RATIOS.id: (ALL_PARAMETERS, BY_NAME, FIRST_STEP, MEAN, AFTER_DENOMINATOR,

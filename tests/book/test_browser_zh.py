@@ -1,5 +1,5 @@
 """The Chinese book (_build/html/zh) in a real browser with no network: every check of
-tests/test_browser.py (console errors, offline requests, favicon, images and alt text,
+tests/book/test_browser.py (console errors, offline requests, favicon, images and alt text,
 MathJax, glued values, the Colab link, axe-core accessibility), with the Colab link on
 the Chinese edition's branch; and on the pages of both books, Chinese text drawn with a
 CJK font (no tofu: Chromium reports the platform font it used for the text, which must
@@ -13,10 +13,11 @@ import subprocess
 
 import pytest
 
-import test_browser
-from test_browser import PAGES, Visit, browser, check_page, site_url  # noqa: F401 (fixtures)
 from booktools.i18n_build import english_config, zh_branch
-from test_translation_build import built_zh_book
+from tests.book import test_browser
+from tests.book.test_browser import (PAGES, Visit, browser, check_page,  # noqa: F401 (fixtures)
+                                     site_url)
+from tests.book.test_translation_build import built_zh_book
 
 FIND_CJK_JS = r"""() => {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);

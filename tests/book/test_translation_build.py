@@ -12,11 +12,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from book_build import HTML, built_book
-from book_toc import toc_pages
 from booktools import i18n
 from booktools.i18n_build import EDITION_ZH, HTML_ZH, SRC, english_config, zh_branch
 from booktools.i18n_sphinx import SET_LANGUAGE
+from tests._support import HTML, built_book, toc_pages
 
 ROOT = i18n.ROOT
 EDITION = ROOT / "_build" / "edition"
