@@ -533,7 +533,7 @@ def extract_page(page: Path, warn=None) -> Path:
 #: What must survive translation verbatim, in order of matching (a role is matched before
 #: the code span it contains).
 _VERBATIM = [
-    ("role", re.compile(r"\{(?!term\})[\w:.-]+\}`[^`]*`")),
+    ("role", re.compile(r"\{(?!(?:term|doc|ref)\})[\w:.-]+\}`[^`]*`")),
     ("math", re.compile(r"\$\$.*?\$\$|(?<![\\$])\$(?!\s)[^$\n]+?(?<!\s)\$", re.S)),
     ("code", re.compile(r"(?<![}`])(`+)(?!`)(?:(?!\1).)+?\1(?!`)", re.S)),
     ("link target", re.compile(r"\]\(([^)\s]*)\)")),
@@ -543,18 +543,22 @@ _VERBATIM = [
     ("substitution", re.compile(r"\{\{[^}]*\}\}")),
     ("footnote", re.compile(r"\[\^[^\]]+\]")),
 ]
-_TERM_ROLE = re.compile(r"\{term\}`([^`<]*?)(?:\s*<([^`>]+)>)?`")  # text, target
+#: The roles whose displayed text a translation may change: a glossary term, a page, a
+#: label; their target must stay (role, text, target).
+_TERM_ROLE = re.compile(r"\{(term|doc|ref)\}`([^`<]*?)(?:\s*<([^`>]+)>)?`")
 
 
 def protected(text: str) -> list[tuple[str, str]]:
     """The (kind, text) items of ``text`` that its translation must contain verbatim:
-    roles but {term} (glue, cite, doc, ref, py:..., eq, numref), math ($...$, $$...$$),
-    code spans, link targets, HTML tags/anchors, footnote and substitution references;
-    and for every {term} role its *target* (``{term}`weight decay``` has target
-    ``weight decay``; ``{term}`Weight decay <weight decay>``` too)."""
+    roles but {term}, {doc} and {ref} (glue, cite, py:..., eq, numref), math ($...$,
+    $$...$$), code spans, link targets, HTML tags/anchors, footnote and substitution
+    references; and for every {term}, {doc} and {ref} role its *target*
+    (``{term}`weight decay``` has target ``weight decay``; ``{term}`Weight decay <weight
+    decay>``` too; ``{doc}`robustness appendix <robustness>``` has ``robustness``)."""
     items = []
     for m in _TERM_ROLE.finditer(text):
-        items.append(("term", (m.group(2) or m.group(1)).strip().lower()))
+        role, target = m.group(1), (m.group(3) or m.group(2)).strip()
+        items.append((role, target.lower() if role == "term" else target))
     rest = _TERM_ROLE.sub(" ", text)
     for kind, pattern in _VERBATIM:
         for m in pattern.finditer(rest):
@@ -566,9 +570,10 @@ def protected(text: str) -> list[tuple[str, str]]:
 
 def format_errors(msgid: str, msgstr: str, single_line: bool = False) -> list[str]:
     """What the translation lost or changed: each protected item of the msgid must occur
-    in the msgstr as often as in the msgid (their order may change); {term} roles may
-    show other text, but must point at the same glossary term (``{term}`权重衰减 <weight
-    decay>``` for ``{term}`weight decay```)."""
+    in the msgstr as often as in the msgid (their order may change); {term}, {doc} and
+    {ref} roles may show other text, but must point at the same target (``{term}`权重衰减
+    <weight decay>``` for ``{term}`weight decay```, ``{doc}`稳健性附录 <robustness>``` for
+    ``{doc}`robustness appendix <robustness>```)."""
     errors = []
     want = protected(msgid)
     have = protected(msgstr)
@@ -631,6 +636,9 @@ def check_page(name: str, stale_only: bool = False) -> list[Problem]:
     """The problems of one catalogue against the current English source: blocks without an
     entry (the catalogue is out of date: re-run extract), entries without a translation,
     fuzzy entries, and format errors."""
+    if name == "glue":
+        from booktools.i18n_glue import check_glue
+        return check_glue()
     path = catalogue_path(name)
     po = load(path)
     problems = []
@@ -669,7 +677,7 @@ def check_page(name: str, stale_only: bool = False) -> list[Problem]:
 
 
 def catalogue_names() -> list[str]:
-    return [page_name(p) for p in pages()] + ["mlpcore"]
+    return [page_name(p) for p in pages()] + ["glue", "mlpcore"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -716,7 +724,7 @@ def split_source(text: str) -> list[str]:
 
 
 def apply_page(page: Path, table: dict[str, str], out_dir: Path,
-               counts: Optional[dict] = None) -> Path:
+               counts: Optional[dict] = None, glued: Optional[dict] = None) -> Path:
     src = ROOT / page
     dest = out_dir / page
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -738,6 +746,9 @@ def apply_page(page: Path, table: dict[str, str], out_dir: Path,
                     mystnb[group][key] = table[text]
                 elif counts is not None:
                     counts.setdefault("untranslated", []).append((f"{page}:cell {index}", text))
+        if glued:
+            from booktools.i18n_glue import translate_glue_outputs
+            translate_glue_outputs(nb, page_name(page), glued)
         dest.write_text(dump_notebook(nb) if nb != json.loads(raw) else raw, encoding="utf-8")
     else:
         text = src.read_text(encoding="utf-8")
@@ -750,13 +761,15 @@ def apply(out_dir: Path = DEFAULT_OUT, names: Optional[list[str]] = None,
     """Write the Chinese pages into out_dir (same relative paths as the English ones).
     ``tables`` overrides the catalogues (tests). Returns {page: counts}."""
     report = {}
+    from booktools.i18n_glue import glue_table
+    glued = glue_table() if tables is None else None
     for page in pages():
         name = page_name(page)
         if names and name not in names:
             continue
         table = tables[name] if tables is not None else translations_of(name)
         counts: dict = {}
-        apply_page(page, table, out_dir, counts)
+        apply_page(page, table, out_dir, counts, glued)
         report[name] = counts
         if not quiet:
             n = len(counts.get("untranslated", []))
@@ -798,6 +811,9 @@ def main(argv: Optional[list[str]] = None) -> int:
             if name == "mlpcore":
                 from booktools.i18n_messages import extract_messages
                 path = extract_messages()
+            elif name == "glue":
+                from booktools.i18n_glue import extract_glue
+                path = extract_glue()
             else:
                 path = extract_page(next(p for p in pages() if page_name(p) == name), warn)
             po = load(path)
@@ -822,7 +838,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"{total} problem(s)")
         return 1 if total else 0
     if args.command == "apply":
-        apply(args.out, [n for n in names if n != "mlpcore"])
+        apply(args.out, [n for n in names if n not in ("mlpcore", "glue")])
         return 0
     return 2
 

@@ -7,6 +7,7 @@ import polib
 import pytest
 
 from booktools import i18n
+from booktools.i18n import format_errors
 from booktools.i18n_messages import message_entries, template_errors
 
 
@@ -376,3 +377,38 @@ def test_the_runner_templates_check_translates_are_the_runners():
     extracted = {m: flags for m, _, _, flags in message_entries()}
     for template in _i18n.TEMPLATES:
         assert extracted.get(template) == {"python-brace-format"}, template
+
+
+# ---------------------------------------------------------------- glued phrases, links
+
+
+def test_glued_phrases_may_quote_only_the_english_numbers():
+    from booktools.i18n_glue import glue_errors, has_words
+    assert has_words("below 1e-12") and not has_words("1e-05") and not has_words("+2.8")
+    assert glue_errors("5 of 5", "5") == []
+    assert glue_errors("none", "0") == [] and glue_errors("all ten", "10") == []
+    assert glue_errors("between 1e-3 and 1e-2", "在 1e-3 到 1e-2 之间") == []
+    assert glue_errors("below 1e-12", "不到 1e-11") == ["number 1e-11 is not in the English value"]
+    assert glue_errors("[+2.8, +9.3] points", "[+2.8, +9.4] 个百分点")
+
+
+def test_glued_phrases_are_translated_in_the_outputs_only():
+    from booktools.i18n_glue import translate_glue_outputs
+    output = {"data": {"application/papermill.record/text/plain": "'5 of 5'"},
+              "metadata": {"scrapbook": {"name": "count", "mime_prefix": "x"}},
+              "output_type": "display_data"}
+    number = {"data": {"application/papermill.record/text/plain": "'94.4'"},
+              "metadata": {"scrapbook": {"name": "acc", "mime_prefix": "x"}},
+              "output_type": "display_data"}
+    nb = {"cells": [{"cell_type": "code", "outputs": [output, number]}]}
+    assert translate_glue_outputs(nb, "02_dropout", {("02_dropout:count", "5 of 5"): "5"}) == 1
+    assert output["data"]["application/papermill.record/text/plain"] == "'5'"
+    assert number["data"]["application/papermill.record/text/plain"] == "'94.4'"
+
+
+def test_doc_and_ref_links_may_show_chinese_text_but_keep_their_target():
+    english = "see the {doc}`robustness appendix <robustness>` and {ref}`the curves <ch01-curves>`"
+    assert format_errors(english, "见{doc}`稳健性附录 <robustness>`和{ref}`那些曲线 <ch01-curves>`") == []
+    assert format_errors("{doc}`02_dropout`", "{doc}`第 2 章 <02_dropout>`") == []
+    assert format_errors(english, "见{doc}`稳健性附录 <references>`和{ref}`曲线 <ch01-curves>`") == [
+        "doc 'robustness' missing", "doc 'references' not in the English"]

@@ -2,6 +2,7 @@
 notebook editions _build/edition and _build/edition-zh): the same glued numbers, a
 language switch on every page, a Chinese interface and a search index that splits
 Chinese words, and a Chinese notebook edition whose code is the English edition's."""
+import html
 import json
 import re
 import subprocess
@@ -13,6 +14,7 @@ import nbformat
 import pytest
 
 from booktools import i18n
+from booktools.i18n_glue import glue_table, translate_glue_outputs
 from booktools.i18n_build import EDITION_ZH, HTML_ZH, SRC, english_config, zh_branch
 from booktools.i18n_sphinx import SET_LANGUAGE
 from tests._support import HTML, built_book, toc_pages
@@ -56,9 +58,13 @@ GLUED = re.compile(r'<span class="pasted-(?:text|inline)">(.*?)</span>', re.S)
 @pytest.mark.parametrize("page", PAGES)
 def test_glued_numbers_are_the_same_in_both_books(books, page):
     """Each page quotes the same glued values, as often, in both languages (their order
-    may differ: a translation may reorder a sentence)."""
-    english, chinese = (Counter(GLUED.findall((root / f"{page}.html").read_text(encoding="utf-8")))
-                        for root in books)
+    may differ: a translation may reorder a sentence); a glued phrase is quoted in its
+    Chinese form (glue.po), which the check allows to quote only the English numbers."""
+    english, chinese = (Counter(html.unescape(v) for v in GLUED.findall(
+        (root / f"{page}.html").read_text(encoding="utf-8"))) for root in books)
+    phrases = {value: chinese for (context, value), chinese in glue_table().items()
+               if context.startswith(f"{Path(page).name}:")}
+    english = Counter({phrases.get(value, value): n for value, n in english.items()})
     assert english == chinese, (f"{page}: glued values differ; only in English: "
                                 f"{dict(english - chinese)}, only in Chinese: {dict(chinese - english)}")
 
@@ -66,12 +72,13 @@ def test_glued_numbers_are_the_same_in_both_books(books, page):
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_chinese_notebooks_store_the_english_code_and_glue_outputs(books, page):
     """The Chinese book was built from notebooks whose code cells, outputs and glued
-    values are the English ones."""
+    values are the English ones, but for the glued phrases, which are glue.po's."""
     english = json.loads((ROOT / f"{page}.ipynb").read_text(encoding="utf-8"))
     chinese = json.loads((SRC / f"{page}.ipynb").read_text(encoding="utf-8"))
     code = [[{k: v for k, v in c.items() if k != "metadata"} for c in nb["cells"]
              if c["cell_type"] == "code"] for nb in (english, chinese)]
     assert code[0] == code[1]
+    translate_glue_outputs(english, Path(page).name, glue_table())  # the phrases, as glue.po says
     glued = [[o for c in nb["cells"] for o in c.get("outputs", [])
               if o.get("metadata", {}).get("scrapbook")] for nb in (english, chinese)]
     assert glued[0] and glued[0] == glued[1]
