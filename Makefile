@@ -13,12 +13,16 @@ export MLPCORE_CLAIMS := strict
 
 .PHONY: book test unit-and-notebooks notebooks build-strict execute install clean student grade linkcheck bench replicate replicate-ci replicate-report
 
-# The HTML book in _build/html, and the notebook edition (Jupyter/Colab) in _build/edition.
+# The HTML book in _build/html, and the notebook edition (Jupyter/Colab) in _build/edition;
+# the Chinese book in _build/html/zh and its edition in _build/edition-zh, from the English
+# sources and the catalogues in locale/ (booktools/i18n_build.py, locale/README.md).
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --keep-going
+	$(PY) -m booktools.i18n build
 	@echo
 	@echo "The book is in _build/html. Open: file://$(CURDIR)/_build/html/index.html"
 	@echo "The notebook edition (for Jupyter and Colab) is in _build/edition."
+	@echo "中文版: file://$(CURDIR)/_build/html/zh/index.html (notebooks: _build/edition-zh)"
 
 # Every test: the book build with warnings as errors, then unit, parity, grading and notebook
 # (nbval) tests, then one replication of every chapter on a seed that is not the book's.
@@ -26,6 +30,7 @@ test: build-strict unit-and-notebooks replicate-ci
 
 build-strict: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) -m booktools.i18n build --strict
 
 # The tests run one worker per core, so each process (and each notebook kernel it starts) gets
 # one BLAS thread: with OpenBLAS's default of one thread per core, two workers' small matrix
@@ -78,6 +83,8 @@ replicate-report: $(STAMP)
 student: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --keep-going --quiet
 	$(PY) -m booktools student-edition --out student _build/edition/book/*.ipynb
+	$(PY) -m booktools.i18n build
+	$(PY) -m booktools student-edition --out student-zh _build/edition-zh/book/*.ipynb
 
 # Grade submissions, each exercise in a bubblewrap sandbox (docs/grading.md):
 #   make grade SUBMISSIONS=path/to/folder [CHAPTER=ch02] [REPORT=report.json] [SHARD=K/N]

@@ -18,6 +18,10 @@ The Sphinx extensions, loaded by _config.yml as ``booktools.<module>``:
 ``notebook_edition`` (the Jupyter/Colab edition, with ``myst_to_markdown``),
 ``api_reference`` (book/api.md) and ``chapter_list`` (the intro's list of chapters).
 
+The Chinese edition (locale/README.md, docs/translation.md): ``python -m booktools.i18n
+extract|check|apply|build`` (``i18n``, ``i18n_messages``, ``i18n_build``), and the Sphinx
+extension ``i18n_sphinx`` (the language switch of both books).
+
 booktools is not part of the mlpcore distribution (pyproject.toml ships mlpcore and
 mlpgrader only): it needs the checkout, and the book's toolchain from requirements.txt.
 """

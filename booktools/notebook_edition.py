@@ -422,7 +422,9 @@ def build_edition(app, exception) -> None:
     config = app.config
     srcdir = Path(app.srcdir)
     outdir = Path(app.outdir)
-    edition = outdir.parent / EDITION_DIR
+    # notebook_edition_dir: where another build puts its edition (the Chinese book,
+    # built into _build/html/zh, writes _build/edition-zh: booktools/i18n_build.py)
+    edition = Path(config.notebook_edition_dir or outdir.parent / EDITION_DIR)
     bib = citations([srcdir / name for name in getattr(config, "bibtex_bibfiles", [])])
     references = next((doc for doc in sorted(app.env.found_docs)
                        if doc.rsplit("/", 1)[-1] == "references"), None)
@@ -467,6 +469,7 @@ def build_edition(app, exception) -> None:
 
 
 def setup(app):
+    app.add_config_value("notebook_edition_dir", "", "env", [str])
     app.connect("build-finished", build_edition)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 

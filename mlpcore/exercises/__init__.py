@@ -31,6 +31,10 @@ fixed. ``check()`` here uses ``PUBLIC_CASES_SEED`` (``exercise.cases``); the gra
 passes its private seed, so answers looked up for the public cases earn nothing.
 ``fixed_cases(Case(...), ...)`` wraps a fixed list (not held out; the mechanism tests
 flag exercises that still use it).
+
+Language: ``set_language("zh_CN")`` (or MLPCORE_LANG=zh_CN) prints check()'s verdicts
+from mlpcore/locale/zh_CN/LC_MESSAGES/mlpcore.po, English for anything untranslated
+(``_i18n``); the Chinese notebook edition sets it in its first cell.
 """
 from __future__ import annotations
 
@@ -45,12 +49,13 @@ from mlpcore.exercises._registry import (
     get_exercise)
 from mlpcore.exercises._runner import (CaseResult, ExerciseResult, collect, judge_case,
                                        run_exercise)
+from mlpcore.exercises._i18n import set_language
 
 __all__ = ["check", "NbgraderPoints", "PUBLIC_CASES_SEED", "Case", "CaseGenerator", "Exercise",
            "Failure", "Passed", "CaseResult", "ExerciseResult", "CallOutcome", "Mistake",
            "all_exercises", "chapter_exercises", "chapter_names", "collect", "compare_array",
            "compare_outputs", "exercise_ids", "find_by_function", "fixed_cases",
-           "get_exercise", "judge_case", "run_exercise"]
+           "get_exercise", "judge_case", "run_exercise", "set_language"]
 
 
 class NbgraderPoints(float):

@@ -82,7 +82,10 @@ class ExerciseResult:
                 + [case.line() for case in self.cases] + note)
 
     def summary(self) -> str:
-        return "\n".join(self.lines())
+        """The lines, in the language set by ``mlpcore.exercises.set_language`` or
+        MLPCORE_LANG (English by default; see ``_i18n``)."""
+        from mlpcore.exercises._i18n import localized_lines
+        return "\n".join(localized_lines(self))
 
     def to_dict(self) -> dict:
         return asdict(self)
