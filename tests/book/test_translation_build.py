@@ -55,16 +55,21 @@ def books():
 GLUED = re.compile(r'<span class="pasted-(?:text|inline)">(.*?)</span>', re.S)
 
 
+def _glued_value(shown: str) -> str:
+    """A glued value as the notebook stores it (Sphinx shows ' as a curly quote)."""
+    return html.unescape(shown).replace("\u2019", "'")
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_glued_numbers_are_the_same_in_both_books(books, page):
     """Each page quotes the same glued values, as often, in both languages (their order
     may differ: a translation may reorder a sentence); a glued phrase is quoted in its
     Chinese form (glue.po), which the check allows to quote only the English numbers."""
-    english, chinese = (Counter(html.unescape(v) for v in GLUED.findall(
+    english, chinese = (Counter(_glued_value(v) for v in GLUED.findall(
         (root / f"{page}.html").read_text(encoding="utf-8"))) for root in books)
     phrases = {value: chinese for (context, value), chinese in glue_table().items()
                if context.startswith(f"{Path(page).name}:")}
-    english = Counter({phrases.get(value, value): n for value, n in english.items()})
+    english = Counter([phrases.get(value, value) for value in english.elements()])
     assert english == chinese, (f"{page}: glued values differ; only in English: "
                                 f"{dict(english - chinese)}, only in Chinese: {dict(chinese - english)}")
 
@@ -75,10 +80,10 @@ def test_chinese_notebooks_store_the_english_code_and_glue_outputs(books, page):
     values are the English ones, but for the glued phrases, which are glue.po's."""
     english = json.loads((ROOT / f"{page}.ipynb").read_text(encoding="utf-8"))
     chinese = json.loads((SRC / f"{page}.ipynb").read_text(encoding="utf-8"))
+    translate_glue_outputs(english, Path(page).name, glue_table())  # the phrases, as glue.po says
     code = [[{k: v for k, v in c.items() if k != "metadata"} for c in nb["cells"]
              if c["cell_type"] == "code"] for nb in (english, chinese)]
     assert code[0] == code[1]
-    translate_glue_outputs(english, Path(page).name, glue_table())  # the phrases, as glue.po says
     glued = [[o for c in nb["cells"] for o in c.get("outputs", [])
               if o.get("metadata", {}).get("scrapbook")] for nb in (english, chinese)]
     assert glued[0] and glued[0] == glued[1]
@@ -149,7 +154,8 @@ def test_search_finds_words_of_the_translations(books):
 
 @pytest.mark.parametrize("page", CHAPTERS)
 def test_chinese_edition_is_the_english_one_in_chinese(books, page):
-    """Code cells and outputs as in the English edition, except: the install cell sets
+    """Code cells and outputs as in the English edition, except: the glued phrases are
+    glue.po's; the install cell sets
     check()'s language, and each check cell stores what check() prints in Chinese for
     the stub. Same cells in the same order; a launch button that opens this notebook on
     the Chinese edition's branch."""
@@ -157,6 +163,7 @@ def test_chinese_edition_is_the_english_one_in_chinese(books, page):
     from mlpcore.exercises._runner import ExerciseResult
     english = nbformat.read(EDITION / f"{page}.ipynb", as_version=4)
     chinese = nbformat.read(EDITION_ZH / f"{page}.ipynb", as_version=4)
+    translate_glue_outputs(english, Path(page).name, glue_table())  # glue.po's phrases
     assert [c.cell_type for c in english.cells] == [c.cell_type for c in chinese.cells]
     line = SET_LANGUAGE.format(language="zh_CN")
     assert chinese.cells[0].source == english.cells[0].source + "\n" + line
