@@ -11,7 +11,7 @@ export MLPCORE_QUIET := 1
 # replicate` records.
 export MLPCORE_CLAIMS := strict
 
-.PHONY: book test unit-and-notebooks notebooks build-strict execute install clean student grade linkcheck bench replicate replicate-ci replicate-report
+.PHONY: book test unit-and-notebooks notebooks build-strict execute install clean student grade linkcheck bench screenshots replicate replicate-ci replicate-report
 
 # The HTML book in _build/html, and the notebook edition (Jupyter/Colab) in _build/edition;
 # the Chinese book in _build/html/zh and its edition in _build/edition-zh, from the English
@@ -47,6 +47,11 @@ ONE_BLAS_THREAD = OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 unit-and-notebooks: $(STAMP)
 	$(ONE_BLAS_THREAD) $(PY) -m pytest -n auto --dist loadfile tests
 	$(NBVAL)
+
+# Full-page screenshots of every page of both books in _build/screenshots/, to look at (the
+# browser tests take them only when asked: they check nothing and cost a third of the time).
+screenshots: $(STAMP)
+	MLPCORE_SCREENSHOTS=1 $(ONE_BLAS_THREAD) $(PY) -m pytest -n auto --dist loadfile tests/book/test_browser.py tests/book/test_browser_zh.py
 
 # nbval alone, over the edition the last build made (.ci/run repeats it with NumPy's wider
 # SIMD switched off: NPY_DISABLE_CPU_FEATURES).

@@ -12,8 +12,9 @@ left, no MathJax errors), no empty glued numbers, on notebook pages a Colab laun
 link to that very notebook, and no accessibility violation: axe-core (vendored in
 tests/book/vendor/axe-core) runs its WCAG 2.0/2.1/2.2 level A and AA rules on the page,
 less the one named in AXE_SKIPPED with its reason.
-Search must find "dropout". A full-page screenshot of each page goes to
-_build/screenshots/ for people to look at.
+Search must find "dropout". With MLPCORE_SCREENSHOTS=1 (`make screenshots`) a
+full-page screenshot of each page goes to _build/screenshots/ for people to look at;
+they check nothing, and cost about a third of these tests' time, so CI takes none.
 
 Without Chromium (or Playwright) these tests skip with a message saying what to
 install; with MLPCORE_REQUIRE_BROWSER=1 (set by .ci/run) they fail instead. If
@@ -39,6 +40,7 @@ from tests._support import HTML, built_book, toc_pages
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 REQUIRE_BROWSER = os.environ.get("MLPCORE_REQUIRE_BROWSER") == "1"
+TAKE_SCREENSHOTS = os.environ.get("MLPCORE_SCREENSHOTS") == "1"
 
 # Flags that work headless as root in a container; the last four keep Chromium from
 # phoning home on its own (those requests would not be the book's fault).
@@ -242,13 +244,22 @@ def favicon_problems(p) -> list[str]:
     return problems
 
 
-def accessibility_problems(p) -> list[str]:
+def accessibility_problems(p, skipped=AXE_SKIPPED) -> list[str]:
     p.add_script_tag(path=str(AXE))
     return [f"accessibility ({v['impact']}) {v['id']}: {v['help']}; {v['nodes']} element(s), "
-            f"e.g. {v['where']}" for v in p.evaluate(AXE_JS, [AXE_TAGS, AXE_SKIPPED])]
+            f"e.g. {v['where']}" for v in p.evaluate(AXE_JS, [AXE_TAGS, skipped])]
 
 
-def check_page(visit: Visit, page: str) -> list[str]:
+def save_screenshot(visit: Visit, name: str) -> None:
+    """The whole page, from the top, in _build/screenshots/ (only with MLPCORE_SCREENSHOTS=1)."""
+    if not TAKE_SCREENSHOTS:
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    visit.page.evaluate("() => window.scrollTo(0, 0)")  # sticky header back on top
+    visit.page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '__')}.png"), full_page=True)
+
+
+def check_page(visit: Visit, page: str, axe_skipped=AXE_SKIPPED) -> list[str]:
     problems = list(visit.problems)
     p = visit.page
     problems += favicon_problems(p)
@@ -281,7 +292,7 @@ def check_page(visit: Visit, page: str) -> list[str]:
         problems.append(f"Colab launch link should be {expected}, found {colab}")
     if expected is None and colab:
         problems.append(f"page is not a notebook but has Colab links {colab}")
-    problems += accessibility_problems(p)
+    problems += accessibility_problems(p, axe_skipped)
     return problems
 
 
@@ -293,10 +304,7 @@ def test_page_reads_offline(page, browser, site_url):
     visit = Visit(browser, f"{site_url}/{page}.html")
     try:
         problems = check_page(visit, page)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        visit.page.evaluate("() => window.scrollTo(0, 0)")  # sticky header back on top
-        visit.page.screenshot(path=str(SCREENSHOTS / f"{page.replace('/', '__')}.png"),
-                              full_page=True)
+        save_screenshot(visit, page)
     finally:
         visit.close()
     assert not problems, f"{page}.html:\n  " + "\n  ".join(problems)
