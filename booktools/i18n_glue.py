@@ -16,13 +16,13 @@ glues a different phrase, its entry goes fuzzy and ``make test`` names it.
 """
 from __future__ import annotations
 
-import ast
 import json
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Iterator
 
 from booktools import i18n
+from booktools.glued import glued_outputs, plain_value
 
 GLUE_PO = i18n.LOCALE / "glue.po"
 
@@ -55,17 +55,13 @@ def _chapters() -> list[Path]:
     return [p for p in i18n.pages() if p.suffix == ".ipynb"]
 
 
-def _glued_text(output: dict) -> Optional[tuple[str, str]]:
-    """(name, text value) of a glue output whose value is a string, else None."""
-    record = output.get("metadata", {}).get("scrapbook")
-    if not record:
-        return None
-    plain = output.get("data", {}).get("application/papermill.record/text/plain")
-    try:
-        value = ast.literal_eval(plain) if isinstance(plain, str) else None
-    except (ValueError, SyntaxError):
-        return None
-    return (record["name"], value) if isinstance(value, str) else None
+def _glued_phrases_of(cells) -> Iterator[tuple[str, str, dict]]:
+    """(name, value, output) of every glue output whose value is a string with words."""
+    for name, bundle, output in glued_outputs(cells):
+        value = plain_value(bundle)
+        # a str's repr differs from the str; equal means the text was no literal at all
+        if isinstance(value, str) and bundle.get("text/plain") != value and has_words(value):
+            yield name, value, output
 
 
 def glued_phrases() -> list[tuple[str, str, str]]:
@@ -74,10 +70,8 @@ def glued_phrases() -> list[tuple[str, str, str]]:
     for page in _chapters():
         nb = json.loads((i18n.ROOT / page).read_text(encoding="utf-8"))
         for index, cell in enumerate(nb["cells"]):
-            for output in cell.get("outputs", []):
-                glued = _glued_text(output)
-                if glued and has_words(glued[1]):
-                    out.append((f"{page.stem}:{glued[0]}", glued[1], str(index)))
+            out += [(f"{page.stem}:{name}", value, str(index))
+                    for name, value, _ in _glued_phrases_of([cell])]
     return out
 
 
@@ -148,13 +142,10 @@ def translate_glue_outputs(nb: dict, page: str, table: dict[tuple[str, str], str
     """Replace the glued phrases of a chapter's outputs by their translations, in place;
     the number replaced."""
     done = 0
-    for cell in nb["cells"]:
-        for output in cell.get("outputs", []):
-            glued = _glued_text(output)
-            if glued is None:
-                continue
-            chinese = table.get((f"{page}:{glued[0]}", glued[1]))
-            if chinese is not None:
-                output["data"]["application/papermill.record/text/plain"] = repr(chinese)
-                done += 1
+    for name, value, output in _glued_phrases_of(nb["cells"]):
+        chinese = table.get((f"{page}:{name}", value))
+        if chinese is not None:
+            prefix = output["metadata"]["scrapbook"].get("mime_prefix", "")
+            output["data"][prefix + "text/plain"] = repr(chinese)
+            done += 1
     return done

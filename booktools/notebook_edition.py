@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 
 import nbformat
 
+from booktools.glued import glued_outputs
 from booktools.myst_to_markdown import Citation, Resolver, convert
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,16 +93,7 @@ def published_url(config) -> str:
 
 def glue_values(nb) -> dict[str, dict]:
     """Every value a notebook glued, as {name: mime bundle without the record prefix}."""
-    values = {}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            scrapbook = output.get("metadata", {}).get("scrapbook")
-            if not scrapbook:
-                continue
-            prefix = scrapbook.get("mime_prefix", "")
-            values[scrapbook["name"]] = {key.removeprefix(prefix): value
-                                         for key, value in output.get("data", {}).items()}
-    return values
+    return {name: bundle for name, bundle, _ in glued_outputs(nb.cells)}
 
 
 def _latex_to_text(text: str) -> str:

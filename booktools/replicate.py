@@ -42,6 +42,8 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from booktools.glued import glued_outputs, plain_value
+
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
 OUT = ROOT / "_build" / "replicate"
@@ -268,16 +270,7 @@ def write_chapter_data(path: Path, seeds: list[int], jobs: int) -> Path:
 
 def _book_glued(nb) -> dict:
     """The values the book itself glues, read from the stored outputs."""
-    values = {}
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            name = output.get("metadata", {}).get("scrapbook", {}).get("name")
-            if name:
-                data = output.get("data", {})
-                text = data.get("application/papermill.record/text/plain",
-                                data.get("text/plain", ""))
-                values[name] = text.strip("'\"") if isinstance(text, str) else text
-    return values
+    return {name: plain_value(bundle) for name, bundle, _ in glued_outputs(nb.cells)}
 
 
 # ---------------------------------------------------------------- the robustness appendix

@@ -394,16 +394,17 @@ def test_glued_phrases_may_quote_only_the_english_numbers():
 
 def test_glued_phrases_are_translated_in_the_outputs_only():
     from booktools.i18n_glue import translate_glue_outputs
-    output = {"data": {"application/papermill.record/text/plain": "'5 of 5'"},
-              "metadata": {"scrapbook": {"name": "count", "mime_prefix": "x"}},
-              "output_type": "display_data"}
-    number = {"data": {"application/papermill.record/text/plain": "'94.4'"},
-              "metadata": {"scrapbook": {"name": "acc", "mime_prefix": "x"}},
-              "output_type": "display_data"}
+    record = "application/papermill.record/"  # myst-nb's prefix of a glued value's data
+
+    def glued(name, text):
+        return {"data": {record + "text/plain": text}, "output_type": "display_data",
+                "metadata": {"scrapbook": {"name": name, "mime_prefix": record}}}
+
+    output, number = glued("count", "'5 of 5'"), glued("acc", "'94.4'")
     nb = {"cells": [{"cell_type": "code", "outputs": [output, number]}]}
     assert translate_glue_outputs(nb, "02_dropout", {("02_dropout:count", "5 of 5"): "5"}) == 1
-    assert output["data"]["application/papermill.record/text/plain"] == "'5'"
-    assert number["data"]["application/papermill.record/text/plain"] == "'94.4'"
+    assert output["data"][record + "text/plain"] == "'5'"
+    assert number["data"][record + "text/plain"] == "'94.4'"
 
 
 def test_doc_and_ref_links_may_show_chinese_text_but_keep_their_target():
