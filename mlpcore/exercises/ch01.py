@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import math
+
 import numpy as np
 
 from mlpcore.exercises._compare import (Mistake, as_numeric_array, compare_array,
@@ -178,6 +180,13 @@ BIAS_CORRECTION = ("divide m by (1 - beta1**step) and v by (1 - beta2**step) (bi
 STEP_COUNT = ("step is already this step's number (1 on the first step): the bias "
               "correction is 1 - beta**step, not beta**(step + 1) or beta**(step - 1)")
 EPS_PLACE = "eps is added after the square root (and its bias correction): sqrt(v_hat) + eps"
+EPS_FOLDED = ("eps is added to sqrt(v_hat), after the bias correction: folding both "
+              "corrections into the learning rate, lr * sqrt(1 - beta2**step) / (1 - beta1**step), "
+              "adds eps to the uncorrected sqrt(v) (the paper's shortcut, not PyTorch's formula)")
+ROOT_OF_CORRECTION = ("correct v before the square root, sqrt(v / (1 - beta2**step)): dividing "
+                      "sqrt(v) by (1 - beta2**step) itself corrects it too much")
+STATE_NOT_HAT = ("the state to return is m and v themselves, not m_hat and v_hat: the bias "
+                 "correction is recomputed from m and v, with the new step, at every step")
 NO_EPS = ("keep eps in the denominator, sqrt(v_hat) + eps: it matters when v_hat is small "
           "(and this case's eps is large)")
 NO_SQRT = ("divide by the square root of v_hat, sqrt(v_hat) + eps: v is a mean of SQUARED "
@@ -196,7 +205,8 @@ ADAMW_NAN = ("NaN or inf where the expected values are finite: a division by zer
 def _adamw_reference(param, grad, m, v, step, lr, betas, eps, weight_decay, *,
                      coupled=False, decoupled=True, decay_lr=True, decay_after=False,
                      correct_m=True, correct_v=True, step_offset=0, eps_mode="after",
-                     sqrt=True, old_moments=False, square=True, swap_betas=False, sign=1.0):
+                     sqrt=True, old_moments=False, square=True, swap_betas=False, sign=1.0,
+                     return_hat=False, root_of_correction=True):
     """PyTorch's AdamW step; each keyword (from its default) is one known mistake."""
     beta1, beta2 = betas[::-1] if swap_betas else betas
     g = grad + weight_decay * param if coupled else grad
@@ -208,10 +218,14 @@ def _adamw_reference(param, grad, m, v, step, lr, betas, eps, weight_decay, *,
     m_hat = use_m / (1 - beta1 ** t) if correct_m else use_m
     v_hat = use_v / (1 - beta2 ** t) if correct_v else use_v
     root = np.sqrt(v_hat + eps) if eps_mode == "inside" else np.sqrt(v_hat) if sqrt else v_hat
+    if eps_mode == "folded":       # lr * sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + eps)
+        root = np.sqrt(use_v) / math.sqrt(1 - beta2 ** t) + eps / math.sqrt(1 - beta2 ** t)
+    if not root_of_correction:     # sqrt(v) / (1 - beta2**t)
+        root = np.sqrt(use_v) / (1 - beta2 ** t)
     update = lr * m_hat / (root + (eps if eps_mode == "after" else 0.0))
     shrink = 1 - (lr if decay_lr else 1.0) * weight_decay if decoupled else 1.0
     new_param = (param - sign * update) * shrink if decay_after else param * shrink - sign * update
-    return new_param, new_m, new_v
+    return (new_param, m_hat, v_hat) if return_hat else (new_param, new_m, new_v)
 
 
 _ADAMW_MISTAKES = [
@@ -221,6 +235,8 @@ _ADAMW_MISTAKES = [
     ({"correct_m": False}, BIAS_CORRECTION), ({"correct_v": False}, BIAS_CORRECTION),
     ({"step_offset": 1}, STEP_COUNT), ({"step_offset": -1}, STEP_COUNT),
     ({"eps_mode": "inside"}, EPS_PLACE), ({"eps_mode": "none"}, NO_EPS),
+    ({"eps_mode": "folded"}, EPS_FOLDED), ({"root_of_correction": False}, ROOT_OF_CORRECTION),
+    ({"return_hat": True}, STATE_NOT_HAT),
     ({"sqrt": False}, NO_SQRT), ({"old_moments": True}, OLD_MOMENTS),
     ({"square": False}, NOT_SQUARED), ({"square": "abs"}, NOT_SQUARED),
     ({"swap_betas": True}, BETAS_ORDER),

@@ -299,6 +299,30 @@ MORE_MUTANTS = [
             mh, vh = m / (1 - b1 ** step), v / (1 - b2 ** step)
             return param * (1 - lr * weight_decay) - lr * mh / np.sqrt(vh + eps), m, v
         """, "after the square root"),
+    ("ch01.adamw_step", "eps_before_the_bias_correction", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            step_size = lr * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
+            return param * (1 - lr * weight_decay) - step_size * m / (np.sqrt(v) + eps), m, v
+        """, "the paper's shortcut"),
+    ("ch01.adamw_step", "sqrt_v_divided_by_the_whole_correction", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            denom = np.sqrt(v) / (1 - b2 ** step) + eps
+            return param * (1 - lr * weight_decay) - lr * m / (1 - b1 ** step) / denom, m, v
+        """, "correct v before the square root"),
+    ("ch01.adamw_step", "returns_the_corrected_moments", """
+        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
+            b1, b2 = betas
+            m = b1 * exp_avg + (1 - b1) * grad
+            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
+            mh, vh = m / (1 - b1 ** step), v / (1 - b2 ** step)
+            return param * (1 - lr * weight_decay) - lr * mh / (np.sqrt(vh) + eps), mh, vh
+        """, "m and v themselves"),
     ("ch01.adamw_step", "betas_swapped", """
         def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
             b2, b1 = betas
@@ -479,14 +503,6 @@ HELD_OUT_MUTANTS = [
             penalty = sum(0.5 * lam * np.sum(w * w) for s, (_, w) in zip(skip, named_params) if not s)
             return penalty, [np.zeros_like(w) if s else lam * w for s, (_, w) in zip(skip, named_params)]
         """, "decide by role"),
-    ("ch01.adamw_step", "paper_efficient_form", """
-        def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
-            b1, b2 = betas
-            m = b1 * exp_avg + (1 - b1) * grad
-            v = b2 * exp_avg_sq + (1 - b2) * grad * grad
-            lr_t = lr * np.sqrt(1 - b2 ** step) / (1 - b1 ** step)
-            return param * (1 - lr * weight_decay) - lr_t * m / (np.sqrt(v) + eps), m, v
-        """, None),
     ("ch01.adamw_step", "amsgrad_by_accident", """
         def adamw_step(param, grad, exp_avg, exp_avg_sq, step, lr, betas, eps, weight_decay):
             b1, b2 = betas
