@@ -26,11 +26,8 @@ def glued_outputs(cells) -> Iterator[tuple[str, dict, dict]]:
 
 def plain_value(bundle: dict) -> Any:
     """The value whose repr the bundle's text/plain holds ("'94.4'" -> "94.4", "12" -> 12);
-    the text itself when it is not a Python literal (a NumPy scalar's repr, say)."""
-    text = bundle.get("text/plain")
-    if not isinstance(text, str):
-        return text
+    None when the text is not a Python literal (a NumPy scalar's repr, say)."""
     try:
-        return ast.literal_eval(text)
+        return ast.literal_eval(bundle.get("text/plain"))
     except (ValueError, SyntaxError):
-        return text
+        return None

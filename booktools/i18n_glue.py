@@ -59,8 +59,7 @@ def _glued_phrases_of(cells) -> Iterator[tuple[str, str, dict]]:
     """(name, value, output) of every glue output whose value is a string with words."""
     for name, bundle, output in glued_outputs(cells):
         value = plain_value(bundle)
-        # a str's repr differs from the str; equal means the text was no literal at all
-        if isinstance(value, str) and bundle.get("text/plain") != value and has_words(value):
+        if isinstance(value, str) and has_words(value):
             yield name, value, output
 
 

@@ -12,9 +12,8 @@ with the seed, the kinds of cases (and so their names) do not.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 import math
+from typing import Optional
 
 import numpy as np
 
